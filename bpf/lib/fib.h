@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* Forwarding of translated packets: bpf_fib_lookup, then a direct redirect
+ * (or bpf_redirect_neigh when the neighbour is not resolved yet). */
+#ifndef SIXGATE_FIB_H
+#define SIXGATE_FIB_H
+
+#include "common.h"
+
+/* What to do with a translated packet, decided before it is modified so that
+ * the TTL / hop limit is written once, with the right value. */
+enum fib_verdict {
+	FIB_REDIRECT, /* we forward it: decrement TTL / hop limit */
+	FIB_STACK,    /* the kernel forwards it and decrements itself */
+	FIB_TOO_BIG,  /* exceeds the egress MTU */
+};
+
+static __always_inline enum fib_verdict fib_verdict_of(int rc)
+{
+	switch (rc) {
+	case BPF_FIB_LKUP_RET_SUCCESS:
+	case BPF_FIB_LKUP_RET_NO_NEIGH:
+		return FIB_REDIRECT;
+	case BPF_FIB_LKUP_RET_FRAG_NEEDED:
+		return FIB_TOO_BIG;
+	default:
+		/* Blackhole, unreachable, forwarding disabled, ...: the kernel
+		 * applies its own policy (and sends its own errors). */
+		return FIB_STACK;
+	}
+}
+
+/* For non-GSO packets pass the translated length so the FIB checks it
+ * against the route MTU; GSO packets are segmented later, and a length of 0
+ * makes the kernel check the skb itself, which accepts GSO. */
+static __always_inline __u16 fib_tot_len(struct __sk_buff *skb, __u32 xlat_len)
+{
+	return skb->gso_size ? 0 : (__u16)xlat_len;
+}
+
+static __always_inline int fib_lookup6(struct __sk_buff *skb, struct bpf_fib_lookup *p,
+				       const union v6addr *src, const union v6addr *dst,
+				       __u8 l4_proto, __u32 xlat_len)
+{
+	__builtin_memset(p, 0, sizeof(*p));
+	p->family = AF_INET6;
+	p->ifindex = skb->ifindex;
+	p->l4_protocol = l4_proto;
+	p->tot_len = fib_tot_len(skb, xlat_len);
+	__builtin_memcpy(p->ipv6_src, src, 16);
+	__builtin_memcpy(p->ipv6_dst, dst, 16);
+	return bpf_fib_lookup(skb, p, sizeof(*p), 0);
+}
+
+static __always_inline int fib_lookup4(struct __sk_buff *skb, struct bpf_fib_lookup *p,
+				       __be32 src, __be32 dst, __u8 tos, __u8 l4_proto, __u32 xlat_len)
+{
+	__builtin_memset(p, 0, sizeof(*p));
+	p->family = AF_INET;
+	p->ifindex = skb->ifindex;
+	p->tos = tos;
+	p->l4_protocol = l4_proto;
+	p->tot_len = fib_tot_len(skb, xlat_len);
+	p->ipv4_src = src;
+	p->ipv4_dst = dst;
+	return bpf_fib_lookup(skb, p, sizeof(*p), 0);
+}
+
+/* Send the (already translated) packet out of the FIB's egress device. */
+static __always_inline int fib_redirect(struct __sk_buff *skb, struct bpf_fib_lookup *p, int rc)
+{
+	if (rc == BPF_FIB_LKUP_RET_SUCCESS) {
+		void *data = (void *)(long)skb->data;
+		void *data_end = (void *)(long)skb->data_end;
+		struct ethhdr *eth = data;
+
+		if ((void *)(eth + 1) > data_end)
+			return DROP(DROP_TRUNCATED);
+		__builtin_memcpy(eth->h_dest, p->dmac, ETH_ALEN);
+		__builtin_memcpy(eth->h_source, p->smac, ETH_ALEN);
+		return bpf_redirect(p->ifindex, 0);
+	} else {
+		/* NO_NEIGH: the FIB left the next hop in ipv4_dst / ipv6_dst;
+		 * the kernel resolves it (ARP / ND) and queues the packet. */
+		struct bpf_redir_neigh nh = {};
+
+		nh.nh_family = p->family;
+		if (p->family == AF_INET6)
+			__builtin_memcpy(nh.ipv6_nh, p->ipv6_dst, 16);
+		else
+			nh.ipv4_nh = p->ipv4_dst;
+		return bpf_redirect_neigh(p->ifindex, &nh, sizeof(nh), 0);
+	}
+}
+
+#endif

@@ -1,0 +1,140 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* RFC 6052 IPv4-embedded IPv6 addresses. Mirrors sixgate_wire::rfc6052. */
+#ifndef SIXGATE_RFC6052_H
+#define SIXGATE_RFC6052_H
+
+#include "maps.h"
+
+/* Is `a` inside pool6? (prefix match only: suffix bits are ignored, 2.2) */
+static __always_inline bool rfc6052_in_pool6(const struct sixgate_config *cfg, const union v6addr *a)
+{
+	return ((a->w[0] & cfg->pool6_mask.w[0]) == cfg->pool6.w[0]) &&
+	       ((a->w[1] & cfg->pool6_mask.w[1]) == cfg->pool6.w[1]) &&
+	       ((a->w[2] & cfg->pool6_mask.w[2]) == cfg->pool6.w[2]) &&
+	       ((a->w[3] & cfg->pool6_mask.w[3]) == cfg->pool6.w[3]);
+}
+
+/* RFC 6052 2.2: place the IPv4 address after the prefix, skipping bits
+ * 64-71 (the "u" octet, always zero); the suffix is zero. pool6 is stored
+ * with every bit past its length zero, so copying it clears u and suffix. */
+static __always_inline void rfc6052_embed(const struct sixgate_config *cfg, __be32 v4, union v6addr *out)
+{
+	const __u8 *b = (const __u8 *)&v4;
+
+	*out = cfg->pool6;
+	switch (cfg->pool6_len) {
+	case 32:
+		out->w[1] = v4;
+		break;
+	case 40:
+		out->b[5] = b[0];
+		out->b[6] = b[1];
+		out->b[7] = b[2];
+		out->b[9] = b[3];
+		break;
+	case 48:
+		out->b[6] = b[0];
+		out->b[7] = b[1];
+		out->b[9] = b[2];
+		out->b[10] = b[3];
+		break;
+	case 56:
+		out->b[7] = b[0];
+		out->b[9] = b[1];
+		out->b[10] = b[2];
+		out->b[11] = b[3];
+		break;
+	case 64:
+		out->b[9] = b[0];
+		out->b[10] = b[1];
+		out->b[11] = b[2];
+		out->b[12] = b[3];
+		break;
+	default: /* 96; the daemon only ever writes the six legal lengths */
+		out->w[3] = v4;
+		break;
+	}
+}
+
+/* RFC 6052 2.2, the reverse: the IPv4 address embedded in `a`. The caller has
+ * checked rfc6052_in_pool6(). */
+static __always_inline __be32 rfc6052_extract(const struct sixgate_config *cfg, const union v6addr *a)
+{
+	__be32 v4;
+	__u8 *b = (__u8 *)&v4;
+
+	switch (cfg->pool6_len) {
+	case 32:
+		return a->w[1];
+	case 40:
+		b[0] = a->b[5];
+		b[1] = a->b[6];
+		b[2] = a->b[7];
+		b[3] = a->b[9];
+		break;
+	case 48:
+		b[0] = a->b[6];
+		b[1] = a->b[7];
+		b[2] = a->b[9];
+		b[3] = a->b[10];
+		break;
+	case 56:
+		b[0] = a->b[7];
+		b[1] = a->b[9];
+		b[2] = a->b[10];
+		b[3] = a->b[11];
+		break;
+	case 64:
+		b[0] = a->b[9];
+		b[1] = a->b[10];
+		b[2] = a->b[11];
+		b[3] = a->b[12];
+		break;
+	default:
+		return a->w[3];
+	}
+	return v4;
+}
+
+#define V4_NET(a, b, c, d) bpf_htonl(((__u32)(a) << 24) | ((__u32)(b) << 16) | ((__u32)(c) << 8) | (__u32)(d))
+#define V4_IN(addr, net, len) (((addr) & bpf_htonl(~0u << (32 - (len)))) == (net))
+
+/* Not globally reachable per the IANA IPv4 Special-Purpose Address Registry
+ * (RFC 6890), plus multicast. RFC 6052 3.1 forbids these with 64:ff9b::/96. */
+static __always_inline bool ipv4_is_non_global(__be32 a)
+{
+	return V4_IN(a, V4_NET(0, 0, 0, 0), 8) ||
+	       V4_IN(a, V4_NET(10, 0, 0, 0), 8) ||
+	       V4_IN(a, V4_NET(100, 64, 0, 0), 10) ||
+	       V4_IN(a, V4_NET(127, 0, 0, 0), 8) ||
+	       V4_IN(a, V4_NET(169, 254, 0, 0), 16) ||
+	       V4_IN(a, V4_NET(172, 16, 0, 0), 12) ||
+	       V4_IN(a, V4_NET(192, 0, 0, 0), 24) ||
+	       V4_IN(a, V4_NET(192, 0, 2, 0), 24) ||
+	       V4_IN(a, V4_NET(192, 168, 0, 0), 16) ||
+	       V4_IN(a, V4_NET(198, 18, 0, 0), 15) ||
+	       V4_IN(a, V4_NET(198, 51, 100, 0), 24) ||
+	       V4_IN(a, V4_NET(203, 0, 113, 0), 24) ||
+	       V4_IN(a, V4_NET(224, 0, 0, 0), 3);
+}
+
+/* RFC 6052 3.1: with the well-known prefix, both addresses must be global,
+ * unless the operator relaxed that in the config. */
+static __always_inline bool rfc6052_wkp_forbids(const struct sixgate_config *cfg, __be32 src, __be32 dst)
+{
+	if ((cfg->flags & (SIXGATE_CFG_POOL6_IS_WKP | SIXGATE_CFG_WKP_ALLOW_NON_GLOBAL)) !=
+	    SIXGATE_CFG_POOL6_IS_WKP)
+		return false;
+	return ipv4_is_non_global(src) || ipv4_is_non_global(dst);
+}
+
+/* Sources that must never be forwarded: "this network", loopback,
+ * multicast, class E and limited broadcast (RFC 1812 5.3.7). */
+static __always_inline bool ipv4_is_illegal_source(__be32 a)
+{
+	return V4_IN(a, V4_NET(0, 0, 0, 0), 8) ||
+	       V4_IN(a, V4_NET(127, 0, 0, 0), 8) ||
+	       V4_IN(a, V4_NET(224, 0, 0, 0), 3);
+}
+
+#endif

@@ -1,0 +1,228 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* Stateless IPv4 -> IPv6 translation, RFC 7915 section 4. */
+#ifndef SIXGATE_XLAT46_H
+#define SIXGATE_XLAT46_H
+
+#include "csum.h"
+#include "fib.h"
+#include "rfc6052.h"
+#include "stats.h"
+
+#define L4_OFF4 (ETH_HLEN + IPV4_HLEN)
+
+/* Is the IPv4 destination one of the prefixes this gateway serves? */
+static __always_inline bool xlat46_is_served(__be32 dst)
+{
+	struct served_v4_key key = { .prefixlen = 32, .addr = dst };
+
+	return bpf_map_lookup_elem(&sixgate_served_v4, &key) != NULL;
+}
+
+/* RFC 7915 4.5 + 4.1: an IPv4 UDP datagram without checksum gets one, as
+ * IPv6 requires it (RFC 8200 8.1). Written before bpf_skb_change_proto. */
+static __always_inline int xlat46_udp_zero_csum(struct __sk_buff *skb, __u32 l4_len, __u32 pseudo6)
+{
+	void *data, *data_end;
+	struct udphdr *udp;
+	__u32 sum = pseudo6;
+	__u16 check;
+
+	if (l4_len > UDP_ZERO_CSUM_MAX_LEN)
+		return DROP(DROP_UDP_ZERO_CSUM_TOO_BIG);
+	if (bpf_skb_pull_data(skb, L4_OFF4 + l4_len))
+		return DROP(DROP_HELPER_FAILED);
+	if (csum_skb_bytes(skb, L4_OFF4, l4_len, &sum))
+		return DROP(DROP_TRUNCATED);
+	check = csum_fold(sum);
+	if (check == 0)
+		check = 0xffff; /* RFC 768: a computed 0 is sent as all ones */
+
+	data = (void *)(long)skb->data;
+	data_end = (void *)(long)skb->data_end;
+	udp = data + L4_OFF4;
+	if ((void *)(udp + 1) > data_end)
+		return DROP(DROP_TRUNCATED);
+	udp->check = check;
+	return 0;
+}
+
+/* RFC 7915 4.2: ICMPv4 echo (8) / echo reply (0) become ICMPv6 128 / 129 and
+ * the checksum gains the IPv6 pseudo-header. Errors and every other type are
+ * not translated (yet): dropped, by reason. */
+static __always_inline int xlat46_icmp(struct __sk_buff *skb, struct icmphdr *icmp, __u32 pseudo6)
+{
+	__u16 old_word = *(__u16 *)icmp;
+	__u16 new_word;
+
+	switch (icmp->type) {
+	case ICMP_ECHO:
+		icmp->type = ICMPV6_ECHO_REQUEST;
+		break;
+	case ICMP_ECHOREPLY:
+		icmp->type = ICMPV6_ECHO_REPLY;
+		break;
+	case ICMP_DEST_UNREACH:
+	case ICMP_SOURCE_QUENCH:
+	case ICMP_REDIRECT:
+	case ICMP_TIME_EXCEEDED:
+	case ICMP_PARAMETERPROB:
+		return DROP(DROP_ICMP_ERROR);
+	default:
+		return DROP(DROP_ICMP_UNSUPPORTED);
+	}
+	new_word = *(__u16 *)icmp;
+
+	/* Two updates: the pseudo-header is not packet data (skb->csum must
+	 * not see it), the type change is. */
+	if (bpf_l4_csum_replace(skb, L4_OFF4 + offsetof(struct icmphdr, checksum), 0, pseudo6,
+				BPF_F_PSEUDO_HDR))
+		return DROP(DROP_HELPER_FAILED);
+	if (bpf_l4_csum_replace(skb, L4_OFF4 + offsetof(struct icmphdr, checksum), old_word, new_word,
+				sizeof(__u16)))
+		return DROP(DROP_HELPER_FAILED);
+	return 0;
+}
+
+/* Translate the IPv4 packet in `skb` (destination already known to be
+ * served) to IPv6 and send it on. Returns a TC action, with the outcome in
+ * *counter, or a negative DROP reason. */
+static __always_inline int xlat46(struct __sk_buff *skb, const struct sixgate_config *cfg, __u32 *counter)
+{
+	void *data = (void *)(long)skb->data;
+	void *data_end = (void *)(long)skb->data_end;
+	struct iphdr *ip4 = data + ETH_HLEN;
+	struct bpf_fib_lookup fib;
+	union v6addr src6, dst6;
+	struct ipv6hdr *ip6;
+	struct ethhdr *eth;
+	__u32 tot_len, l4_len, addr_diff, pseudo6;
+	__be32 src4, dst4;
+	__u8 tos, ttl, proto, hop_limit;
+	enum fib_verdict verdict;
+	int rc, ret;
+
+	if ((void *)(ip4 + 1) > data_end)
+		return DROP(DROP_TRUNCATED);
+	if (ip4->ihl < 5)
+		return DROP(DROP_TRUNCATED);
+	if (ip4->ihl > 5)
+		return DROP(DROP_IPV4_OPTIONS);
+	tot_len = bpf_ntohs(ip4->tot_len);
+	if (tot_len < IPV4_HLEN || tot_len > skb->len - ETH_HLEN)
+		return DROP(DROP_TRUNCATED);
+	if (csum_ipv4_header(ip4) != ip4->check)
+		return DROP(DROP_IPV4_CHECKSUM);
+	if (ip4->frag_off & bpf_htons(IPV4_FLAG_MF | IPV4_FRAG_OFFSET_MASK))
+		return DROP(DROP_IPV4_FRAGMENT);
+	src4 = ip4->saddr;
+	dst4 = ip4->daddr;
+	if (ipv4_is_illegal_source(src4))
+		return DROP(DROP_ILLEGAL_SOURCE);
+	/* RFC 7915 4.1: TTL is decremented; a packet it would expire is not
+	 * translated (Time Exceeded is sent by a later version). */
+	if (ip4->ttl <= 1)
+		return DROP(DROP_TTL_EXPIRED);
+	if (rfc6052_wkp_forbids(cfg, src4, dst4))
+		return DROP(DROP_WKP_NON_GLOBAL);
+
+	tos = ip4->tos;
+	ttl = ip4->ttl;
+	proto = ip4->protocol;
+	l4_len = tot_len - IPV4_HLEN;
+	switch (proto) {
+	case IPPROTO_TCP:
+		if (data + L4_OFF4 + sizeof(struct tcphdr) > data_end)
+			return DROP(DROP_TRUNCATED);
+		break;
+	case IPPROTO_UDP:
+		if (data + L4_OFF4 + sizeof(struct udphdr) > data_end)
+			return DROP(DROP_TRUNCATED);
+		break;
+	case IPPROTO_ICMP:
+		if (data + L4_OFF4 + sizeof(struct icmphdr) > data_end)
+			return DROP(DROP_TRUNCATED);
+		proto = IPPROTO_ICMPV6;
+		break;
+	default:
+		return DROP(DROP_PROTO_UNSUPPORTED);
+	}
+
+	rfc6052_embed(cfg, src4, &src6);
+	rfc6052_embed(cfg, dst4, &dst6);
+
+	rc = fib_lookup6(skb, &fib, &src6, &dst6, proto, tot_len + IP_HDR_DELTA);
+	verdict = fib_verdict_of(rc);
+	if (verdict == FIB_TOO_BIG)
+		return DROP(DROP_FRAG_NEEDED);
+	/* Exactly one decrement end to end: ours when we forward, the
+	 * kernel's when it does. */
+	hop_limit = verdict == FIB_REDIRECT ? ttl - 1 : ttl;
+
+	/* Transport checksums (RFC 7915 4.5): only the pseudo-header changes
+	 * for TCP and UDP, so the update is the address difference. */
+	addr_diff = csum_sub(csum_sub(csum_v6addr(csum_v6addr(0, &src6), &dst6), src4), dst4);
+	if (proto == IPPROTO_TCP) {
+		ret = bpf_l4_csum_replace(skb, L4_OFF4 + offsetof(struct tcphdr, check), 0, addr_diff,
+					  BPF_F_PSEUDO_HDR);
+		if (ret)
+			return DROP(DROP_HELPER_FAILED);
+	} else if (proto == IPPROTO_UDP) {
+		struct udphdr *udp = data + L4_OFF4;
+
+		if ((void *)(udp + 1) > data_end)
+			return DROP(DROP_TRUNCATED);
+		if (udp->check == 0) {
+			ret = xlat46_udp_zero_csum(skb, l4_len,
+						   csum_pseudo6(&src6, &dst6, l4_len, IPPROTO_UDP));
+		} else {
+			ret = bpf_l4_csum_replace(skb, L4_OFF4 + offsetof(struct udphdr, check), 0,
+						  addr_diff, BPF_F_PSEUDO_HDR | BPF_F_MARK_MANGLED_0);
+			if (ret)
+				ret = DROP(DROP_HELPER_FAILED);
+		}
+		if (ret)
+			return ret;
+	} else {
+		struct icmphdr *icmp = data + L4_OFF4;
+
+		if ((void *)(icmp + 1) > data_end)
+			return DROP(DROP_TRUNCATED);
+		pseudo6 = csum_pseudo6(&src6, &dst6, l4_len, IPPROTO_ICMPV6);
+		ret = xlat46_icmp(skb, icmp, pseudo6);
+		if (ret)
+			return ret;
+	}
+
+	if (bpf_skb_change_proto(skb, bpf_htons(ETH_P_IPV6), 0))
+		return DROP(DROP_HELPER_FAILED);
+
+	data = (void *)(long)skb->data;
+	data_end = (void *)(long)skb->data_end;
+	eth = data;
+	ip6 = data + ETH_HLEN;
+	if ((void *)(ip6 + 1) > data_end)
+		return DROP(DROP_HELPER_FAILED);
+	eth->h_proto = bpf_htons(ETH_P_IPV6);
+	/* RFC 7915 4.1: traffic class = TOS, flow label 0, payload length =
+	 * total length - IPv4 header, next header = protocol (ICMP -> 58),
+	 * hop limit = TTL - 1, addresses per RFC 6052. */
+	ip6->version = 6;
+	ip6->priority = tos >> 4;
+	ip6->flow_lbl[0] = (__u8)(tos << 4);
+	ip6->flow_lbl[1] = 0;
+	ip6->flow_lbl[2] = 0;
+	ip6->payload_len = bpf_htons((__u16)l4_len);
+	ip6->nexthdr = proto;
+	ip6->hop_limit = hop_limit;
+	ip6->saddr = src6.in6;
+	ip6->daddr = dst6.in6;
+
+	if (verdict == FIB_STACK) {
+		*counter = SG_XLAT46_STACK;
+		return TC_ACT_OK;
+	}
+	*counter = SG_XLAT46_REDIRECT;
+	return fib_redirect(skb, &fib, rc);
+}
+
+#endif
