@@ -28,7 +28,7 @@ static __always_inline bool ipv6_is_exthdr(__u8 nexthdr)
 }
 
 /* RFC 7915 5.1 Identification for packets sent with DF=0. The translator
- * must pick one; it is derived from the addresses, protocol and transport
+ * must pick one; it is derived from the addresses, IPv4 protocol and transport
  * checksum so that it varies from packet to packet of a flow while the same
  * input always gives the same bytes (the Rust reference computes the same
  * value: sixgate_wire::xlat::ipv4_identification). DF=1 packets are atomic
@@ -95,7 +95,7 @@ static __always_inline int xlat64(struct __sk_buff *skb, const struct sixgate_co
 	__u32 l4_len, tot_len, addr_diff;
 	__be32 src4, dst4;
 	__u16 l4_check;
-	__u8 tclass, hop_limit, proto, ttl;
+	__u8 tclass, hop_limit, proto, proto4, ttl;
 	enum fib_verdict verdict;
 	int rc, ret;
 
@@ -161,9 +161,9 @@ static __always_inline int xlat64(struct __sk_buff *skb, const struct sixgate_co
 		return DROP(DROP_PROTO_UNSUPPORTED);
 	}
 	tot_len = l4_len + IPV4_HLEN;
+	proto4 = proto == IPPROTO_ICMPV6 ? IPPROTO_ICMP : proto;
 
-	rc = fib_lookup4(skb, &fib, src4, dst4, tclass, proto == IPPROTO_ICMPV6 ? IPPROTO_ICMP : proto,
-			 tot_len);
+	rc = fib_lookup4(skb, &fib, src4, dst4, tclass, proto4, tot_len);
 	verdict = fib_verdict_of(rc);
 	if (verdict == FIB_TOO_BIG)
 		return DROP(DROP_FRAG_NEEDED);
@@ -214,11 +214,11 @@ static __always_inline int xlat64(struct __sk_buff *skb, const struct sixgate_co
 		ip4->id = 0;
 		ip4->frag_off = bpf_htons(IPV4_FLAG_DF);
 	} else {
-		ip4->id = xlat64_identification(src4, dst4, proto, l4_check);
+		ip4->id = xlat64_identification(src4, dst4, proto4, l4_check);
 		ip4->frag_off = 0;
 	}
 	ip4->ttl = ttl;
-	ip4->protocol = proto == IPPROTO_ICMPV6 ? IPPROTO_ICMP : proto;
+	ip4->protocol = proto4;
 	ip4->saddr = src4;
 	ip4->daddr = dst4;
 	ip4->check = 0;

@@ -1,1 +1,90 @@
-fn main() {}
+//! Compiles bpf/ with clang-19 and generates the Rust side of
+//! bpf/lib/counters.def, so counter names have one source of truth.
+
+use std::env;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const CLANG_HELP: &str = "sixgate-bpf needs clang-19 to compile its eBPF programs (bpf/*.c).\n\
+     Install the build dependencies with:  sudo ./scripts/setup.sh\n\
+     (or: apt-get install -y clang-19 llvm-19 libbpf-dev linux-libc-dev);\n\
+     set SIXGATE_CLANG to use another clang binary.";
+
+fn main() {
+    let manifest = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());
+    let bpf_dir = manifest.join("../../bpf").canonicalize().expect("bpf/ directory");
+    let out_dir = PathBuf::from(env::var("OUT_DIR").unwrap());
+
+    rerun_if_changed(&bpf_dir);
+    println!("cargo:rerun-if-env-changed=SIXGATE_CLANG");
+
+    compile(&bpf_dir.join("prog_tc.c"), &out_dir.join("sixgate_tc.o"));
+    generate_counters(&bpf_dir.join("lib/counters.def"), &out_dir.join("counters.rs"));
+}
+
+fn rerun_if_changed(dir: &Path) {
+    for entry in fs::read_dir(dir).expect("read bpf/") {
+        let path = entry.expect("bpf/ entry").path();
+        if path.is_dir() {
+            rerun_if_changed(&path);
+        } else {
+            println!("cargo:rerun-if-changed={}", path.display());
+        }
+    }
+}
+
+fn compile(src: &Path, out: &Path) {
+    let clang = env::var("SIXGATE_CLANG").unwrap_or_else(|_| "clang-19".to_string());
+    let multiarch = match env::var("CARGO_CFG_TARGET_ARCH").as_deref() {
+        Ok("aarch64") => "aarch64-linux-gnu",
+        _ => "x86_64-linux-gnu",
+    };
+    let result = Command::new(&clang)
+        .args(["-target", "bpf", "-O2", "-g", "-Wall", "-Werror"])
+        .arg(format!("-I/usr/include/{multiarch}"))
+        .arg("-c")
+        .arg(src)
+        .arg("-o")
+        .arg(out)
+        .output();
+    match result {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            panic!("`{clang}` not found.\n{CLANG_HELP}")
+        }
+        Err(e) => panic!("running `{clang}`: {e}\n{CLANG_HELP}"),
+        Ok(o) if !o.status.success() => panic!(
+            "`{clang}` failed to compile {}:\n{}",
+            src.display(),
+            String::from_utf8_lossy(&o.stderr)
+        ),
+        Ok(_) => {}
+    }
+}
+
+/// Turns every `SG_COUNTER(NAME, "help")` line into a `Counter` entry, in
+/// order, so index i here is `enum sixgate_counter` value i in C.
+fn generate_counters(def: &Path, out: &Path) {
+    let text = fs::read_to_string(def).expect("read counters.def");
+    let mut rust = String::from("/// Every counter, indexed like `enum sixgate_counter`.\n");
+    rust.push_str("pub const COUNTERS: &[Counter] = &[\n");
+    for line in text.lines().map(str::trim) {
+        let Some(rest) = line.strip_prefix("SG_COUNTER(") else {
+            continue;
+        };
+        let (name, help) = rest
+            .split_once(',')
+            .unwrap_or_else(|| panic!("counters.def: bad line {line:?}"));
+        let help = help.trim().trim_end_matches(')').trim();
+        assert!(
+            help.starts_with('"') && help.ends_with('"'),
+            "counters.def: help must be a string literal: {line:?}"
+        );
+        rust.push_str(&format!(
+            "    Counter {{ name: \"{}\", help: {help} }},\n",
+            name.trim().to_lowercase()
+        ));
+    }
+    rust.push_str("];\n");
+    fs::write(out, rust).expect("write counters.rs");
+}

@@ -1,1 +1,22 @@
-//! sixgate-bpf
+//! sixgate's eBPF data path, seen from Rust: the compiled object, the
+//! `#[repr(C)]` mirrors of its maps, loading, attaching, pinning, reading
+//! counters, and BPF_PROG_TEST_RUN for packet tests.
+
+pub mod counters;
+pub mod datapath;
+pub mod maps;
+pub mod test_run;
+
+pub use counters::{read_counters, Counter, CounterValue, COUNTERS};
+pub use datapath::{Datapath, DatapathError, SiitParams};
+
+/// The compiled tc object (bpf/prog_tc.c), 8-byte aligned as the ELF parser wants.
+pub static TC_OBJECT: &[u8] = {
+    #[repr(C, align(8))]
+    struct Aligned<T: ?Sized>(T);
+    static A: &Aligned<[u8]> = &Aligned(*include_bytes!(concat!(env!("OUT_DIR"), "/sixgate_tc.o")));
+    &A.0
+};
+
+/// Name of the tc program in the object.
+pub const TC_PROGRAM: &str = "sixgate_tc_ingress";

@@ -8,6 +8,7 @@
 pub mod addr;
 pub mod prefix;
 pub mod rfc6052;
+pub mod xlat;
 
 pub use addr::{ipv4_is_illegal_source, ipv4_is_non_global};
 pub use prefix::{Ipv4Prefix, PrefixError};

@@ -1,0 +1,322 @@
+//! Loading the tc object, programming its maps, and attaching it with
+//! pinned TCX links so that a restart replaces the program atomically.
+
+use std::collections::BTreeSet;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use aya::maps::lpm_trie::{Key, LpmTrie};
+use aya::maps::{Array, MapError};
+use aya::programs::links::{FdLink, LinkError, PinnedLink};
+use aya::programs::tc::{SchedClassifierLink, TcAttachOptions};
+use aya::programs::{LinkOrder, ProgramError, SchedClassifier, TcAttachType};
+use aya::{Ebpf, EbpfError, EbpfLoader};
+use sixgate_wire::{Ipv4Prefix, Rfc6052Prefix};
+
+use crate::counters::{sum_counters, CounterValue};
+use crate::maps::{served_v4_key_data, SixgateConfig, CONFIG_MAP, COUNTERS_MAP, SERVED_V4_MAP};
+use crate::{TC_OBJECT, TC_PROGRAM};
+
+/// `BPF_FS_MAGIC` from linux/magic.h.
+const BPF_FS_MAGIC: i64 = 0xcafe_4a11;
+/// Subdirectory of the pin path that holds the TCX links.
+const LINKS_DIR: &str = "links";
+
+/// What the stateless translator needs from the configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SiitParams {
+    /// RFC 6052 translation prefix.
+    pub pool6: Rfc6052Prefix,
+    /// IPv4 prefixes the gateway translates.
+    pub ipv4_prefixes: Vec<Ipv4Prefix>,
+    /// RFC 6052 3.1 relaxation.
+    pub wkp_allow_non_global: bool,
+}
+
+/// Why loading, programming or attaching the data path failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DatapathError {
+    /// The pin path is not usable.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being done.
+        what: String,
+        /// The OS error.
+        source: io::Error,
+    },
+    /// The pin path is not on a bpffs mount.
+    #[error("{0} is not on a bpffs mount (mount one with: mount -t bpf bpf /sys/fs/bpf)")]
+    NotBpffs(PathBuf),
+    /// The object could not be loaded (verifier, incompatible pinned maps, ...).
+    #[error("loading the eBPF object: {0}")]
+    Load(#[source] EbpfError),
+    /// A map operation failed.
+    #[error("{what}: {source}")]
+    Map {
+        /// What was being done.
+        what: String,
+        /// aya's error.
+        source: MapError,
+    },
+    /// A program operation failed.
+    #[error("{what}: {source}")]
+    Program {
+        /// What was being done.
+        what: String,
+        /// aya's error.
+        source: ProgramError,
+    },
+    /// A link operation failed.
+    #[error("{what}: {source}")]
+    Link {
+        /// What was being done.
+        what: String,
+        /// aya's error.
+        source: LinkError,
+    },
+}
+
+fn io_err(what: impl Into<String>) -> impl FnOnce(io::Error) -> DatapathError {
+    let what = what.into();
+    move |source| DatapathError::Io { what, source }
+}
+
+fn map_err(what: impl Into<String>) -> impl FnOnce(MapError) -> DatapathError {
+    let what = what.into();
+    move |source| DatapathError::Map { what, source }
+}
+
+fn prog_err(what: impl Into<String>) -> impl FnOnce(ProgramError) -> DatapathError {
+    let what = what.into();
+    move |source| DatapathError::Program { what, source }
+}
+
+/// The loaded data path: maps pinned under `pin_path`, the tc program
+/// loaded and (after `attach`) attached with links pinned there too.
+pub struct Datapath {
+    ebpf: Ebpf,
+    pin_path: PathBuf,
+}
+
+impl Datapath {
+    /// Loads the tc object, reusing maps already pinned under `pin_path`
+    /// (so counters and configuration survive a restart).
+    pub fn load(pin_path: &Path) -> Result<Self, DatapathError> {
+        std::fs::create_dir_all(pin_path)
+            .map_err(io_err(format!("creating pin path {}", pin_path.display())))?;
+        check_bpffs(pin_path)?;
+        let mut ebpf = EbpfLoader::new()
+            .default_map_pin_directory(pin_path)
+            .load(TC_OBJECT)
+            .map_err(DatapathError::Load)?;
+        let prog: &mut SchedClassifier = ebpf
+            .program_mut(TC_PROGRAM)
+            .ok_or_else(|| DatapathError::Program {
+                what: format!("finding program {TC_PROGRAM}"),
+                source: ProgramError::UnexpectedProgramType,
+            })?
+            .try_into()
+            .map_err(prog_err(format!("{TC_PROGRAM} is not a tc program")))?;
+        prog.load().map_err(prog_err(format!("verifying {TC_PROGRAM}")))?;
+        Ok(Self {
+            ebpf,
+            pin_path: pin_path.to_path_buf(),
+        })
+    }
+
+    /// Where maps and links are pinned.
+    pub fn pin_path(&self) -> &Path {
+        &self.pin_path
+    }
+
+    /// The loaded tc program (for attaching or test runs).
+    pub fn program(&mut self) -> &mut SchedClassifier {
+        self.ebpf
+            .program_mut(TC_PROGRAM)
+            .and_then(|p| p.try_into().ok())
+            .expect("checked in load")
+    }
+
+    /// Programs the translator: served prefixes first, then the config
+    /// entry, then stale prefixes out, so no packet sees a half state worse
+    /// than the old or the new configuration.
+    pub fn configure(&mut self, params: &SiitParams) -> Result<(), DatapathError> {
+        let mut served: LpmTrie<_, u32, u8> = self
+            .ebpf
+            .map_mut(SERVED_V4_MAP)
+            .ok_or_else(|| missing_map(SERVED_V4_MAP))?
+            .try_into()
+            .map_err(map_err(SERVED_V4_MAP))?;
+        let wanted: BTreeSet<(u32, u32)> = params
+            .ipv4_prefixes
+            .iter()
+            .map(|p| (u32::from(p.len()), served_v4_key_data(p.addr())))
+            .collect();
+        for &(len, data) in &wanted {
+            served
+                .insert(&Key::new(len, data), 1, 0)
+                .map_err(map_err(format!("adding served prefix to {SERVED_V4_MAP}")))?;
+        }
+        let present: Vec<Key<u32>> = served
+            .keys()
+            .collect::<Result<_, _>>()
+            .map_err(map_err(format!("listing {SERVED_V4_MAP}")))?;
+
+        let mut config: Array<_, SixgateConfig> = self
+            .ebpf
+            .map_mut(CONFIG_MAP)
+            .ok_or_else(|| missing_map(CONFIG_MAP))?
+            .try_into()
+            .map_err(map_err(CONFIG_MAP))?;
+        config
+            .set(0, SixgateConfig::new(&params.pool6, params.wkp_allow_non_global), 0)
+            .map_err(map_err(format!("writing {CONFIG_MAP}")))?;
+
+        let mut served: LpmTrie<_, u32, u8> = self
+            .ebpf
+            .map_mut(SERVED_V4_MAP)
+            .ok_or_else(|| missing_map(SERVED_V4_MAP))?
+            .try_into()
+            .map_err(map_err(SERVED_V4_MAP))?;
+        for key in present {
+            if !wanted.contains(&(key.prefix_len(), key.data())) {
+                served
+                    .remove(&key)
+                    .map_err(map_err(format!("removing stale prefix from {SERVED_V4_MAP}")))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Attaches the program to `ifname`'s ingress. If a link pinned by an
+    /// earlier run exists, its program is replaced atomically (no packet
+    /// sees the interface without a program); otherwise a new TCX link is
+    /// created and pinned.
+    pub fn attach(&mut self, ifname: &str) -> Result<(), DatapathError> {
+        let links = self.pin_path.join(LINKS_DIR);
+        std::fs::create_dir_all(&links)
+            .map_err(io_err(format!("creating {}", links.display())))?;
+        let pin = link_pin(&self.pin_path, ifname);
+        let prog = self.program();
+        match PinnedLink::from_pin(&pin) {
+            Ok(old) => {
+                let link: SchedClassifierLink = FdLink::from(old)
+                    .try_into()
+                    .map_err(|source| DatapathError::Link {
+                        what: format!("{} is not a tc link", pin.display()),
+                        source,
+                    })?;
+                let id = prog
+                    .attach_to_link(link)
+                    .map_err(prog_err(format!("replacing the program on {ifname}")))?;
+                // The pin keeps the link; our fd may close.
+                drop(prog.take_link(id));
+            }
+            Err(LinkError::SyscallError(e)) if e.io_error.kind() == io::ErrorKind::NotFound => {
+                let id = prog
+                    .attach_with_options(
+                        ifname,
+                        TcAttachType::Ingress,
+                        TcAttachOptions::TcxOrder(LinkOrder::default()),
+                    )
+                    .map_err(prog_err(format!("attaching to {ifname} ingress")))?;
+                let link = prog
+                    .take_link(id)
+                    .map_err(prog_err(format!("taking the link on {ifname}")))?;
+                let fd_link: FdLink = link.try_into().map_err(|source| DatapathError::Link {
+                    what: format!("link on {ifname} is not a TCX link"),
+                    source,
+                })?;
+                fd_link.pin(&pin).map_err(|e| DatapathError::Io {
+                    what: format!("pinning link at {}", pin.display()),
+                    source: io::Error::other(e.to_string()),
+                })?;
+            }
+            Err(source) => {
+                return Err(DatapathError::Link {
+                    what: format!("opening pinned link {}", pin.display()),
+                    source,
+                })
+            }
+        }
+        Ok(())
+    }
+
+    /// Current counter values, straight from the loaded map.
+    pub fn counters(&self) -> Result<Vec<CounterValue>, DatapathError> {
+        let map = self
+            .ebpf
+            .map(COUNTERS_MAP)
+            .ok_or_else(|| missing_map(COUNTERS_MAP))?;
+        sum_counters(map)
+    }
+}
+
+fn missing_map(name: &str) -> DatapathError {
+    DatapathError::Map {
+        what: format!("the object has no map {name}"),
+        source: MapError::InvalidName {
+            name: name.to_string(),
+        },
+    }
+}
+
+fn link_pin(pin_path: &Path, ifname: &str) -> PathBuf {
+    pin_path.join(LINKS_DIR).join(format!("tc_ingress_{ifname}"))
+}
+
+/// Interfaces that have a link pinned under `pin_path`.
+pub fn pinned_interfaces(pin_path: &Path) -> Result<Vec<String>, DatapathError> {
+    let dir = pin_path.join(LINKS_DIR);
+    let entries = match std::fs::read_dir(&dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(io_err(format!("reading {}", dir.display()))(e)),
+    };
+    let mut out = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(io_err(format!("reading {}", dir.display())))?;
+        if let Some(name) = entry.file_name().to_str().and_then(|n| n.strip_prefix("tc_ingress_")) {
+            out.push(name.to_string());
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Detaches the program from `ifname` by removing its pinned link (the
+/// last reference), if there is one. Returns whether a link was removed.
+pub fn detach(pin_path: &Path, ifname: &str) -> Result<bool, DatapathError> {
+    let pin = link_pin(pin_path, ifname);
+    match PinnedLink::from_pin(&pin) {
+        Ok(link) => {
+            let fd = link
+                .unpin()
+                .map_err(io_err(format!("unpinning {}", pin.display())))?;
+            drop(fd);
+            Ok(true)
+        }
+        Err(LinkError::SyscallError(e)) if e.io_error.kind() == io::ErrorKind::NotFound => {
+            Ok(false)
+        }
+        Err(source) => Err(DatapathError::Link {
+            what: format!("opening pinned link {}", pin.display()),
+            source,
+        }),
+    }
+}
+
+fn check_bpffs(path: &Path) -> Result<(), DatapathError> {
+    use std::os::unix::ffi::OsStrExt as _;
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes())
+        .map_err(|e| io_err(format!("pin path {}", path.display()))(io::Error::other(e)))?;
+    // SAFETY: statfs writes into the zeroed struct we own; c is NUL-terminated.
+    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+    if unsafe { libc::statfs(c.as_ptr(), &mut st) } != 0 {
+        return Err(io_err(format!("statfs {}", path.display()))(io::Error::last_os_error()));
+    }
+    if st.f_type as i64 != BPF_FS_MAGIC {
+        return Err(DatapathError::NotBpffs(path.to_path_buf()));
+    }
+    Ok(())
+}

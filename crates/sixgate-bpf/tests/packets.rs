@@ -1,0 +1,343 @@
+//! Packet tests: the real tc program through BPF_PROG_TEST_RUN, with whole
+//! output frames compared against frames etherparse builds independently.
+//! RFC 7915 sections are named where a test checks one.
+
+mod common;
+mod frames;
+
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use common::*;
+use frames::*;
+use sixgate_wire::rfc6052::vectors::RFC6052_EXAMPLES;
+use sixgate_wire::xlat::ipv4_identification;
+use sixgate_wire::Rfc6052Prefix;
+
+const CLIENT: [u8; 4] = [192, 0, 2, 33];
+const SERVER: [u8; 4] = [198, 51, 100, 2];
+const POOL6: &str = "2001:db8:64::/96";
+/// TOS with DSCP EF and ECN ECT(1): must survive as the traffic class.
+const TOS: u8 = 0xb9;
+
+fn embed(prefix: &str, v4: [u8; 4]) -> [u8; 16] {
+    let p: Rfc6052Prefix = prefix.parse().unwrap();
+    p.embed(Ipv4Addr::from(v4)).octets()
+}
+
+fn client_v4(ttl: u8) -> V4 {
+    V4 { src: CLIENT, dst: SERVER, ttl, tos: TOS, df: true, id: 0x4d2 }
+}
+
+fn server_v6(prefix: &str, hop_limit: u8) -> V6 {
+    V6 { src: embed(prefix, SERVER), dst: embed(prefix, CLIENT), hop_limit, tclass: TOS }
+}
+
+/// The IPv4 frame RFC 7915 5.1 says a 6->4 translation of `input` gives.
+fn expected_6to4(input: &[u8], l4: L4, pay: &[u8], ttl: u8, macs: ([u8; 6], [u8; 6])) -> Vec<u8> {
+    let off = l4_checksum_offset(l4, IPV6_LEN);
+    let check = u16::from_be_bytes([input[off], input[off + 1]]);
+    let proto = match l4 {
+        L4::Tcp => 6,
+        L4::Udp => 17,
+        L4::EchoRequest | L4::EchoReply => 1,
+    };
+    let mut v4 = V4 { src: SERVER, dst: CLIENT, ttl, tos: TOS, df: false, id: 0 };
+    let probe = ipv4_frame(macs.0, macs.1, v4, l4, pay);
+    if probe.len() - ETH_LEN > 1260 {
+        v4.df = true;
+    } else {
+        v4.id = ipv4_identification(SERVER.into(), CLIENT.into(), proto, check);
+    }
+    ipv4_frame(macs.0, macs.1, v4, l4, pay)
+}
+
+/// RFC 7915 4.1 + RFC 6052 2.2 for every prefix length, with the RFC 6052
+/// 2.4 vectors as the client address: TCP, UDP, echo request and reply.
+#[test]
+fn translates_4to6_for_every_prefix_length_and_transport() {
+    with_gateway(ROUTED, |gw| {
+        for (prefix, v4, v6) in RFC6052_EXAMPLES.iter().take(6) {
+            assert_eq!(*v4, "192.0.2.33");
+            gw.configure(prefix, false);
+            let src6: Ipv6Addr = v6.parse().unwrap();
+            for l4 in ALL_L4 {
+                for n in [0, 33] {
+                    let pay = payload(n);
+                    let input = ipv4_frame(PEER_MAC, GW_MAC, client_v4(64), l4, &pay);
+                    let out = gw.run_counted(&input, "xlat46_redirect");
+                    assert_eq!(out.ret, TC_ACT_REDIRECT, "{prefix} {l4:?}");
+                    let want = ipv6_frame(
+                        GW_MAC,
+                        V6_NH_MAC,
+                        V6 {
+                            src: src6.octets(),
+                            dst: embed(prefix, SERVER),
+                            hop_limit: 63,
+                            tclass: TOS,
+                        },
+                        l4,
+                        &pay,
+                    );
+                    assert_frame_eq(&out.data, &want, &format!("4->6 {prefix} {l4:?} {n}B"));
+                }
+            }
+        }
+    });
+}
+
+/// RFC 7915 5.1 for every prefix length: the client's IPv6 form (the RFC
+/// 6052 2.4 vector) is extracted back to 192.0.2.33.
+#[test]
+fn translates_6to4_for_every_prefix_length_and_transport() {
+    with_gateway(ROUTED, |gw| {
+        for (prefix, _, v6) in RFC6052_EXAMPLES.iter().take(6) {
+            gw.configure(prefix, false);
+            let client6: Ipv6Addr = v6.parse().unwrap();
+            for l4 in ALL_L4 {
+                for n in [0, 33] {
+                    let pay = payload(n);
+                    let mut h = server_v6(prefix, 64);
+                    h.dst = client6.octets();
+                    let input = ipv6_frame(PEER_MAC, GW_MAC, h, l4, &pay);
+                    let out = gw.run_counted(&input, "xlat64_redirect");
+                    assert_eq!(out.ret, TC_ACT_REDIRECT, "{prefix} {l4:?}");
+                    let want = expected_6to4(&input, l4, &pay, 63, (GW_MAC, V4_NH_MAC));
+                    assert_frame_eq(&out.data, &want, &format!("6->4 {prefix} {l4:?} {n}B"));
+                }
+            }
+        }
+    });
+}
+
+/// RFC 7915 4.5: an IPv4 UDP datagram with checksum 0 leaves with a
+/// computed checksum, never 0. Sizes cover the 512-byte block loop, the
+/// word loop and odd tails.
+#[test]
+fn udp_zero_checksum_is_computed() {
+    with_gateway(ROUTED, |gw| {
+        gw.configure(POOL6, false);
+        for n in [0, 1, 2, 3, 4, 5, 511, 512, 513, 1027, 1400] {
+            let pay = payload(n);
+            let mut input = ipv4_frame(PEER_MAC, GW_MAC, client_v4(64), L4::Udp, &pay);
+            let off = l4_checksum_offset(L4::Udp, IPV4_LEN);
+            input[off] = 0;
+            input[off + 1] = 0;
+            let out = gw.run_counted(&input, "xlat46_redirect");
+            assert_eq!(out.ret, TC_ACT_REDIRECT);
+            let want = ipv6_frame(
+                GW_MAC,
+                V6_NH_MAC,
+                V6 { src: embed(POOL6, CLIENT), dst: embed(POOL6, SERVER), hop_limit: 63, tclass: TOS },
+                L4::Udp,
+                &pay,
+            );
+            let off6 = l4_checksum_offset(L4::Udp, IPV6_LEN);
+            assert_ne!(&want[off6..off6 + 2], &[0, 0]);
+            assert_frame_eq(&out.data, &want, &format!("UDP csum 0, {n}B payload"));
+        }
+    });
+}
+
+/// RFC 7915 5.1: DF is set exactly when the IPv4 packet exceeds 1260 bytes;
+/// smaller packets get DF=0 and a translator-chosen Identification.
+#[test]
+fn df_follows_the_1260_byte_rule() {
+    with_gateway(ROUTED, |gw| {
+        gw.configure(POOL6, false);
+        // IPv4 total = 20 + 8 (UDP) + payload.
+        for n in [1232, 1233] {
+            let pay = payload(n);
+            let input = ipv6_frame(PEER_MAC, GW_MAC, server_v6(POOL6, 64), L4::Udp, &pay);
+            let out = gw.run_counted(&input, "xlat64_redirect");
+            let want = expected_6to4(&input, L4::Udp, &pay, 63, (GW_MAC, V4_NH_MAC));
+            let df = want[ETH_LEN + 6] & 0x40 != 0;
+            assert_eq!(df, n == 1233, "DF for a {}-byte packet", n + 28);
+            assert_frame_eq(&out.data, &want, &format!("{}-byte IPv4", n + 28));
+        }
+    });
+}
+
+/// When the FIB cannot answer, the translated packet goes to the kernel
+/// with TTL / hop limit untouched, because the kernel decrements it when
+/// forwarding: one decrement end to end either way.
+#[test]
+fn stack_fallback_leaves_the_decrement_to_the_kernel() {
+    with_gateway(UNROUTED, |gw| {
+        gw.configure(POOL6, false);
+        let pay = payload(20);
+        let input = ipv4_frame(PEER_MAC, GW_MAC, client_v4(64), L4::Tcp, &pay);
+        let out = gw.run_counted(&input, "xlat46_stack");
+        assert_eq!(out.ret, TC_ACT_OK);
+        let want = ipv6_frame(
+            PEER_MAC,
+            GW_MAC,
+            V6 { src: embed(POOL6, CLIENT), dst: embed(POOL6, SERVER), hop_limit: 64, tclass: TOS },
+            L4::Tcp,
+            &pay,
+        );
+        assert_frame_eq(&out.data, &want, "4->6 to the stack");
+
+        let input = ipv6_frame(PEER_MAC, GW_MAC, server_v6(POOL6, 64), L4::Udp, &pay);
+        let out = gw.run_counted(&input, "xlat64_stack");
+        assert_eq!(out.ret, TC_ACT_OK);
+        let want = expected_6to4(&input, L4::Udp, &pay, 64, (PEER_MAC, GW_MAC));
+        assert_frame_eq(&out.data, &want, "6->4 to the stack");
+    });
+}
+
+const ROUTED_MTU_1280: &[&str] = &[
+    "ip link add d0 address 02:00:00:00:00:01 mtu 1280 type veth peer name d1",
+    "ip link set d0 up",
+    "ip link set d1 up",
+    "ip -6 addr add 2001:db8:6::1/64 dev d0 nodad",
+    "ip -6 neigh add 2001:db8:6::2 lladdr 02:00:00:00:00:62 dev d0 nud permanent",
+    "ip -6 route add 2001:db8::/32 via 2001:db8:6::2 dev d0",
+    "sysctl -qw net.ipv6.conf.all.forwarding=1",
+];
+
+/// A packet whose translation exceeds the egress MTU is dropped and counted
+/// (sending Packet Too Big / Fragmentation Needed is a later issue).
+#[test]
+fn too_big_after_translation_is_dropped() {
+    with_gateway(ROUTED_MTU_1280, |gw| {
+        gw.configure(POOL6, false);
+        // 1240 + 20 + 8 = 1268 bytes of IPv4 -> 1288 of IPv6 > 1280.
+        let input = ipv4_frame(PEER_MAC, GW_MAC, client_v4(64), L4::Udp, &payload(1240));
+        let out = gw.run_counted(&input, "drop_frag_needed");
+        assert_eq!(out.ret, TC_ACT_SHOT);
+        // 1232 + 20 + 8 = 1260 -> 1280: fits.
+        let input = ipv4_frame(PEER_MAC, GW_MAC, client_v4(64), L4::Udp, &payload(1232));
+        assert_eq!(gw.run_counted(&input, "xlat46_redirect").ret, TC_ACT_REDIRECT);
+    });
+}
+
+/// Runs `frame` and checks it was dropped and counted under `reason`.
+fn assert_dropped(gw: &mut Gw, frame: &[u8], reason: &str) {
+    let out = gw.run_counted(frame, reason);
+    assert_eq!(out.ret, TC_ACT_SHOT, "{reason}: verdict");
+}
+
+/// Runs `frame` and checks it went to the kernel untouched under `counter`.
+fn assert_passed(gw: &mut Gw, frame: &[u8], counter: &str) {
+    let out = gw.run_counted(frame, counter);
+    assert_eq!(out.ret, TC_ACT_OK, "{counter}: verdict");
+    assert_frame_eq(&out.data, frame, counter);
+}
+
+/// What the gateway does not translate yet is dropped by reason, never
+/// passed on untranslated; what is not ours passes untouched.
+#[test]
+fn untranslatable_packets_are_dropped_by_reason() {
+    with_gateway(ROUTED, |gw| {
+        let v4 = |ttl| ipv4_frame(PEER_MAC, GW_MAC, client_v4(ttl), L4::Tcp, &payload(8));
+        let v6 = |l4| ipv6_frame(PEER_MAC, GW_MAC, server_v6(POOL6, 64), l4, &payload(8));
+
+        assert_dropped(gw, &v4(64), "drop_no_config");
+        gw.configure(POOL6, false);
+
+        // Not ours.
+        let mut arp = v4(64);
+        arp[12..14].copy_from_slice(&0x0806u16.to_be_bytes());
+        assert_passed(gw, &arp, "pass_not_ip");
+        let mut other4 = client_v4(64);
+        other4.dst = [203, 0, 113, 9];
+        assert_passed(gw, &ipv4_frame(PEER_MAC, GW_MAC, other4, L4::Tcp, &[]), "pass_ipv4_not_served");
+        let mut other6 = server_v6(POOL6, 64);
+        other6.dst = "2001:db8:6::1".parse::<Ipv6Addr>().unwrap().octets();
+        assert_passed(gw, &ipv6_frame(PEER_MAC, GW_MAC, other6, L4::Tcp, &[]), "pass_ipv6_not_pool6");
+
+        // IPv4 side (RFC 7915 4.1).
+        assert_dropped(gw, &v4(1), "drop_ttl_expired");
+        let mut bad = v4(64);
+        bad[ETH_LEN + 10] ^= 0xff;
+        assert_dropped(gw, &bad, "drop_ipv4_checksum");
+        let mut frag = v4(64);
+        frag[ETH_LEN + 6] |= 0x20; // MF
+        fix_ipv4_checksum(&mut frag);
+        assert_dropped(gw, &frag, "drop_ipv4_fragment");
+        let mut later_frag = v4(64);
+        later_frag[ETH_LEN + 6] = 0;
+        later_frag[ETH_LEN + 7] = 8; // offset 64 bytes, DF off
+        fix_ipv4_checksum(&mut later_frag);
+        assert_dropped(gw, &later_frag, "drop_ipv4_fragment");
+        let mut opts = v4(64);
+        opts.splice(ETH_LEN + IPV4_LEN..ETH_LEN + IPV4_LEN, [1, 1, 1, 1]); // 4 NOPs
+        opts[ETH_LEN] = 0x46;
+        let tot = u16::from_be_bytes([opts[ETH_LEN + 2], opts[ETH_LEN + 3]]) + 4;
+        opts[ETH_LEN + 2..ETH_LEN + 4].copy_from_slice(&tot.to_be_bytes());
+        fix_ipv4_checksum(&mut opts);
+        assert_dropped(gw, &opts, "drop_ipv4_options");
+        let mut trunc = v4(64);
+        trunc[ETH_LEN + 3] = trunc[ETH_LEN + 3].wrapping_add(40); // tot_len past the frame
+        fix_ipv4_checksum(&mut trunc);
+        assert_dropped(gw, &trunc, "drop_truncated");
+        let mut gre = v4(64);
+        gre[ETH_LEN + 9] = 47;
+        fix_ipv4_checksum(&mut gre);
+        assert_dropped(gw, &gre, "drop_proto_unsupported");
+        let mut lo = client_v4(64);
+        lo.src = [127, 0, 0, 1];
+        assert_dropped(gw, &ipv4_frame(PEER_MAC, GW_MAC, lo, L4::Tcp, &[]), "drop_illegal_source");
+        let mut icmp_err = ipv4_frame(PEER_MAC, GW_MAC, client_v4(64), L4::EchoRequest, &payload(28));
+        icmp_err[ETH_LEN + IPV4_LEN] = 3; // destination unreachable
+        assert_dropped(gw, &icmp_err, "drop_icmp_error");
+        let mut tstamp = ipv4_frame(PEER_MAC, GW_MAC, client_v4(64), L4::EchoRequest, &payload(12));
+        tstamp[ETH_LEN + IPV4_LEN] = 13; // timestamp: RFC 7915 4.2 drops it
+        assert_dropped(gw, &tstamp, "drop_icmp_unsupported");
+
+        // IPv6 side (RFC 7915 5.1).
+        let mut h1 = server_v6(POOL6, 1);
+        h1.hop_limit = 1;
+        assert_dropped(gw, &ipv6_frame(PEER_MAC, GW_MAC, h1, L4::Tcp, &[]), "drop_ttl_expired");
+        let mut frag6 = v6(L4::Tcp);
+        frag6[ETH_LEN + 6] = 44;
+        assert_dropped(gw, &frag6, "drop_ipv6_fragment");
+        let mut hbh = v6(L4::Tcp);
+        hbh[ETH_LEN + 6] = 0;
+        assert_dropped(gw, &hbh, "drop_ipv6_exthdr");
+        let mut foreign = server_v6(POOL6, 64);
+        foreign.src = "2001:db8:6::2".parse::<Ipv6Addr>().unwrap().octets();
+        assert_dropped(gw, &ipv6_frame(PEER_MAC, GW_MAC, foreign, L4::Tcp, &[]), "drop_src_not_pool6");
+        let mut unserved = server_v6(POOL6, 64);
+        unserved.src = embed(POOL6, [203, 0, 113, 5]);
+        assert_dropped(gw, &ipv6_frame(PEER_MAC, GW_MAC, unserved, L4::Tcp, &[]), "drop_src_not_served");
+        let mut err6 = v6(L4::EchoRequest);
+        err6[ETH_LEN + IPV6_LEN] = 1; // destination unreachable
+        assert_dropped(gw, &err6, "drop_icmp_error");
+        let mut ns = v6(L4::EchoRequest);
+        ns[ETH_LEN + IPV6_LEN] = 135; // neighbour solicitation: no IPv4 form
+        assert_dropped(gw, &ns, "drop_icmp_unsupported");
+        let mut trunc6 = v6(L4::Tcp);
+        trunc6[ETH_LEN + 5] = trunc6[ETH_LEN + 5].wrapping_add(40);
+        assert_dropped(gw, &trunc6, "drop_truncated");
+    });
+}
+
+/// RFC 6052 3.1: 64:ff9b::/96 must not carry non-global IPv4 addresses
+/// (strict by default); the operator can relax it, and then the 2.4
+/// vector 64:ff9b::192.0.2.33 is what the client becomes.
+#[test]
+fn well_known_prefix_rejects_non_global_unless_relaxed() {
+    const WKP: &str = "64:ff9b::/96";
+    with_gateway(ROUTED, |gw| {
+        let pay = payload(10);
+        let input = ipv4_frame(PEER_MAC, GW_MAC, client_v4(64), L4::Udp, &pay);
+        gw.configure(WKP, false);
+        assert_dropped(gw, &input, "drop_wkp_non_global");
+        let back = ipv6_frame(PEER_MAC, GW_MAC, server_v6(WKP, 64), L4::Udp, &pay);
+        assert_dropped(gw, &back, "drop_wkp_non_global");
+
+        gw.configure(WKP, true);
+        let out = gw.run_counted(&input, "xlat46_redirect");
+        let (_, _, v6) = RFC6052_EXAMPLES[6];
+        let src6: Ipv6Addr = v6.parse().unwrap();
+        let want = ipv6_frame(
+            GW_MAC,
+            V6_NH_MAC,
+            V6 { src: src6.octets(), dst: embed(WKP, SERVER), hop_limit: 63, tclass: TOS },
+            L4::Udp,
+            &pay,
+        );
+        assert_frame_eq(&out.data, &want, "relaxed well-known prefix");
+    });
+}
