@@ -1,0 +1,93 @@
+//! The `#[repr(C)]` map types in src/maps.rs must match the C structs in
+//! bpf/lib/maps.h byte for byte. This reads the object's BTF (through
+//! bpftool) and compares sizes and field offsets.
+
+use std::collections::BTreeMap;
+use std::mem::{offset_of, size_of};
+use std::process::Command;
+
+use sixgate_bpf::maps::{SixgateConfig, SixgateCount};
+use sixgate_bpf::TC_OBJECT;
+
+/// struct name -> (size, [(field, bit offset)])
+fn btf_structs() -> BTreeMap<String, (usize, Vec<(String, usize)>)> {
+    let dir = std::env::temp_dir().join(format!("sixgate-btf-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let obj = dir.join("sixgate_tc.o");
+    std::fs::write(&obj, TC_OBJECT).unwrap();
+    let out = Command::new("bpftool")
+        .args(["btf", "dump", "file"])
+        .arg(&obj)
+        .output()
+        .expect("bpftool (installed by scripts/setup.sh)");
+    std::fs::remove_dir_all(&dir).ok();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).unwrap();
+
+    let mut structs = BTreeMap::new();
+    let mut current: Option<String> = None;
+    for line in text.lines() {
+        if let Some(rest) = line.split_once("] STRUCT '").map(|(_, r)| r) {
+            let (name, tail) = rest.split_once('\'').unwrap();
+            let size = tail
+                .split_whitespace()
+                .find_map(|t| t.strip_prefix("size="))
+                .unwrap()
+                .parse()
+                .unwrap();
+            structs.insert(name.to_string(), (size, Vec::new()));
+            current = Some(name.to_string());
+        } else if line.starts_with('\t') {
+            if let Some(name) = &current {
+                let field = line.trim().trim_start_matches('\'');
+                let (field, tail) = field.split_once('\'').unwrap();
+                let bits = tail
+                    .split_whitespace()
+                    .find_map(|t| t.strip_prefix("bits_offset="))
+                    .unwrap()
+                    .parse()
+                    .unwrap();
+                structs.get_mut(name).unwrap().1.push((field.to_string(), bits));
+            }
+        } else {
+            current = None;
+        }
+    }
+    structs
+}
+
+fn check(structs: &BTreeMap<String, (usize, Vec<(String, usize)>)>, name: &str, size: usize, fields: &[(&str, usize)]) {
+    let (btf_size, btf_fields) = structs.get(name).unwrap_or_else(|| panic!("no struct {name} in BTF"));
+    assert_eq!(*btf_size, size, "size of {name}");
+    let btf: Vec<(&str, usize)> = btf_fields.iter().map(|(f, b)| (f.as_str(), *b)).collect();
+    let rust: Vec<(&str, usize)> = fields.iter().map(|&(f, o)| (f, o * 8)).collect();
+    assert_eq!(btf, rust, "fields of {name} (name, bit offset)");
+}
+
+#[test]
+fn map_layouts_match_btf() {
+    let structs = btf_structs();
+    check(
+        &structs,
+        "sixgate_config",
+        size_of::<SixgateConfig>(),
+        &[
+            ("pool6", offset_of!(SixgateConfig, pool6)),
+            ("pool6_mask", offset_of!(SixgateConfig, pool6_mask)),
+            ("pool6_len", offset_of!(SixgateConfig, pool6_len)),
+            ("flags", offset_of!(SixgateConfig, flags)),
+            ("pad", offset_of!(SixgateConfig, pad)),
+        ],
+    );
+    check(
+        &structs,
+        "sixgate_count",
+        size_of::<SixgateCount>(),
+        &[
+            ("packets", offset_of!(SixgateCount, packets)),
+            ("bytes", offset_of!(SixgateCount, bytes)),
+        ],
+    );
+    // aya's lpm_trie::Key<u32> is { prefix_len: u32, data: u32 }.
+    check(&structs, "served_v4_key", 8, &[("prefixlen", 0), ("addr", 4)]);
+}
