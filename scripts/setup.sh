@@ -17,6 +17,9 @@ PKGS=(
   pkg-config
 )
 
+# shellcheck source=scripts/env.sh
+. "$(dirname "$0")/env.sh"
+
 if [ "$(id -u)" -ne 0 ]; then
   echo "setup.sh: run as root (it installs packages and mounts bpffs)" >&2
   exit 1
@@ -38,7 +41,8 @@ if ! mountpoint -q /sys/fs/bpf; then
 fi
 
 if ! command -v cargo >/dev/null 2>&1; then
-  echo "setup.sh: cargo not found; install Rust with rustup (https://rustup.rs)" >&2
+  echo "setup.sh: cargo not found. sixgate needs Rust 1.87 or newer (Debian's cargo is too old):" >&2
+  echo "  curl --proto '=https' -sSf https://sh.rustup.rs | sh" >&2
   exit 1
 fi
 if ! cargo nextest --version >/dev/null 2>&1; then

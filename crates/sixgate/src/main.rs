@@ -1,1 +1,83 @@
-fn main() {}
+//! `sixgate`: the IPv4/IPv6 translation gateway's daemon and CLI.
+
+mod config;
+mod daemon;
+mod demo;
+mod stats;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Default bpffs directory for maps and links.
+pub const DEFAULT_PIN_PATH: &str = "/sys/fs/bpf/sixgate";
+
+#[derive(Parser)]
+#[command(name = "sixgate", version, about = "IPv4/IPv6 translation gateway (eBPF)")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Validate the config, load and attach the data path, run until SIGTERM/SIGINT.
+    Run {
+        /// Configuration file (TOML), see docs/configuration.md.
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// Validate a config file without touching the system (beyond interface lookups).
+    Check {
+        /// Configuration file (TOML).
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// Print every data-path counter, read from the pinned maps.
+    Stats {
+        /// bpffs directory the daemon pins to (`bpf.pin_path`).
+        #[arg(long, default_value = DEFAULT_PIN_PATH, conflicts_with = "config")]
+        pin_path: PathBuf,
+        /// Take the pin path from this config file instead.
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Build a namespace topology and show an IPv4 client talking to an IPv6-only server.
+    Demo,
+}
+
+fn main() -> ExitCode {
+    use std::io::IsTerminal as _;
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run { config } => daemon::run(&config),
+        Command::Check { config } => daemon::check(&config),
+        Command::Stats {
+            pin_path,
+            config,
+            json,
+        } => stats::print(&pin_path, config.as_deref(), json),
+        Command::Demo => std::env::current_exe()
+            .map_err(anyhow::Error::from)
+            .and_then(|exe| demo::run(&exe)),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("sixgate: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
