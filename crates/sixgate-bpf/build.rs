@@ -13,14 +13,20 @@ const CLANG_HELP: &str = "sixgate-bpf needs clang-19 to compile its eBPF program
 
 fn main() {
     let manifest = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());
-    let bpf_dir = manifest.join("../../bpf").canonicalize().expect("bpf/ directory");
+    let bpf_dir = manifest
+        .join("../../bpf")
+        .canonicalize()
+        .expect("bpf/ directory");
     let out_dir = PathBuf::from(env::var("OUT_DIR").unwrap());
 
     rerun_if_changed(&bpf_dir);
     println!("cargo:rerun-if-env-changed=SIXGATE_CLANG");
 
     compile(&bpf_dir.join("prog_tc.c"), &out_dir.join("sixgate_tc.o"));
-    generate_counters(&bpf_dir.join("lib/counters.def"), &out_dir.join("counters.rs"));
+    generate_counters(
+        &bpf_dir.join("lib/counters.def"),
+        &out_dir.join("counters.rs"),
+    );
 }
 
 fn rerun_if_changed(dir: &Path) {

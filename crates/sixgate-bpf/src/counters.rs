@@ -32,7 +32,10 @@ pub struct CounterValue {
 
 /// Index of the counter called `name`.
 pub fn counter_index(name: &str) -> Option<u32> {
-    COUNTERS.iter().position(|c| c.name == name).map(|i| i as u32)
+    COUNTERS
+        .iter()
+        .position(|c| c.name == name)
+        .map(|i| i as u32)
 }
 
 /// Reads every counter from the map pinned under `pin_path`.

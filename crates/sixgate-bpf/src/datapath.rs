@@ -117,7 +117,8 @@ impl Datapath {
             })?
             .try_into()
             .map_err(prog_err(format!("{TC_PROGRAM} is not a tc program")))?;
-        prog.load().map_err(prog_err(format!("verifying {TC_PROGRAM}")))?;
+        prog.load()
+            .map_err(prog_err(format!("verifying {TC_PROGRAM}")))?;
         Ok(Self {
             ebpf,
             pin_path: pin_path.to_path_buf(),
@@ -169,7 +170,11 @@ impl Datapath {
             .try_into()
             .map_err(map_err(CONFIG_MAP))?;
         config
-            .set(0, SixgateConfig::new(&params.pool6, params.wkp_allow_non_global), 0)
+            .set(
+                0,
+                SixgateConfig::new(&params.pool6, params.wkp_allow_non_global),
+                0,
+            )
             .map_err(map_err(format!("writing {CONFIG_MAP}")))?;
 
         let mut served: LpmTrie<_, u32, u8> = self
@@ -180,9 +185,9 @@ impl Datapath {
             .map_err(map_err(SERVED_V4_MAP))?;
         for key in present {
             if !wanted.contains(&(key.prefix_len(), key.data())) {
-                served
-                    .remove(&key)
-                    .map_err(map_err(format!("removing stale prefix from {SERVED_V4_MAP}")))?;
+                served.remove(&key).map_err(map_err(format!(
+                    "removing stale prefix from {SERVED_V4_MAP}"
+                )))?;
             }
         }
         Ok(())
@@ -194,18 +199,18 @@ impl Datapath {
     /// created and pinned.
     pub fn attach(&mut self, ifname: &str) -> Result<(), DatapathError> {
         let links = self.pin_path.join(LINKS_DIR);
-        std::fs::create_dir_all(&links)
-            .map_err(io_err(format!("creating {}", links.display())))?;
+        std::fs::create_dir_all(&links).map_err(io_err(format!("creating {}", links.display())))?;
         let pin = link_pin(&self.pin_path, ifname);
         let prog = self.program();
         match PinnedLink::from_pin(&pin) {
             Ok(old) => {
-                let link: SchedClassifierLink = FdLink::from(old)
-                    .try_into()
-                    .map_err(|source| DatapathError::Link {
-                        what: format!("{} is not a tc link", pin.display()),
-                        source,
-                    })?;
+                let link: SchedClassifierLink =
+                    FdLink::from(old)
+                        .try_into()
+                        .map_err(|source| DatapathError::Link {
+                            what: format!("{} is not a tc link", pin.display()),
+                            source,
+                        })?;
                 let id = prog
                     .attach_to_link(link)
                     .map_err(prog_err(format!("replacing the program on {ifname}")))?;
@@ -242,6 +247,14 @@ impl Datapath {
         Ok(())
     }
 
+    /// `max_entries` of the served-prefix map as loaded in the kernel.
+    pub fn served_v4_max_entries(&self) -> Result<u32, DatapathError> {
+        let pin = self.pin_path.join(SERVED_V4_MAP);
+        let info = aya::maps::MapInfo::from_pin(&pin)
+            .map_err(map_err(format!("inspecting {}", pin.display())))?;
+        Ok(info.max_entries())
+    }
+
     /// Current counter values, straight from the loaded map.
     pub fn counters(&self) -> Result<Vec<CounterValue>, DatapathError> {
         let map = self
@@ -262,7 +275,9 @@ fn missing_map(name: &str) -> DatapathError {
 }
 
 fn link_pin(pin_path: &Path, ifname: &str) -> PathBuf {
-    pin_path.join(LINKS_DIR).join(format!("tc_ingress_{ifname}"))
+    pin_path
+        .join(LINKS_DIR)
+        .join(format!("tc_ingress_{ifname}"))
 }
 
 /// Interfaces that have a link pinned under `pin_path`.
@@ -276,7 +291,11 @@ pub fn pinned_interfaces(pin_path: &Path) -> Result<Vec<String>, DatapathError> 
     let mut out = Vec::new();
     for entry in entries {
         let entry = entry.map_err(io_err(format!("reading {}", dir.display())))?;
-        if let Some(name) = entry.file_name().to_str().and_then(|n| n.strip_prefix("tc_ingress_")) {
+        if let Some(name) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.strip_prefix("tc_ingress_"))
+        {
             out.push(name.to_string());
         }
     }
@@ -313,7 +332,9 @@ fn check_bpffs(path: &Path) -> Result<(), DatapathError> {
     // SAFETY: statfs writes into the zeroed struct we own; c is NUL-terminated.
     let mut st: libc::statfs = unsafe { std::mem::zeroed() };
     if unsafe { libc::statfs(c.as_ptr(), &mut st) } != 0 {
-        return Err(io_err(format!("statfs {}", path.display()))(io::Error::last_os_error()));
+        return Err(io_err(format!("statfs {}", path.display()))(
+            io::Error::last_os_error(),
+        ));
     }
     if st.f_type as i64 != BPF_FS_MAGIC {
         return Err(DatapathError::NotBpffs(path.to_path_buf()));

@@ -9,6 +9,8 @@ use sixgate_wire::Rfc6052Prefix;
 pub const CONFIG_MAP: &str = "sixgate_config";
 /// LPM trie of served IPv4 prefixes.
 pub const SERVED_V4_MAP: &str = "sixgate_served_v4";
+/// `max_entries` of `sixgate_served_v4`: the most IPv4 prefixes a config may name.
+pub const SERVED_V4_MAX_ENTRIES: u32 = 1024;
 /// Per-CPU counters.
 pub const COUNTERS_MAP: &str = "sixgate_counters";
 

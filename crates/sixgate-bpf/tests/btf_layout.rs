@@ -10,7 +10,9 @@ use sixgate_bpf::maps::{SixgateConfig, SixgateCount};
 use sixgate_bpf::TC_OBJECT;
 
 /// struct name -> (size, [(field, bit offset)])
-fn btf_structs() -> BTreeMap<String, (usize, Vec<(String, usize)>)> {
+type Structs = BTreeMap<String, (usize, Vec<(String, usize)>)>;
+
+fn btf_structs() -> Structs {
     let dir = std::env::temp_dir().join(format!("sixgate-btf-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let obj = dir.join("sixgate_tc.o");
@@ -21,7 +23,11 @@ fn btf_structs() -> BTreeMap<String, (usize, Vec<(String, usize)>)> {
         .output()
         .expect("bpftool (installed by scripts/setup.sh)");
     std::fs::remove_dir_all(&dir).ok();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8(out.stdout).unwrap();
 
     let mut structs = BTreeMap::new();
@@ -47,7 +53,11 @@ fn btf_structs() -> BTreeMap<String, (usize, Vec<(String, usize)>)> {
                     .unwrap()
                     .parse()
                     .unwrap();
-                structs.get_mut(name).unwrap().1.push((field.to_string(), bits));
+                structs
+                    .get_mut(name)
+                    .unwrap()
+                    .1
+                    .push((field.to_string(), bits));
             }
         } else {
             current = None;
@@ -56,8 +66,15 @@ fn btf_structs() -> BTreeMap<String, (usize, Vec<(String, usize)>)> {
     structs
 }
 
-fn check(structs: &BTreeMap<String, (usize, Vec<(String, usize)>)>, name: &str, size: usize, fields: &[(&str, usize)]) {
-    let (btf_size, btf_fields) = structs.get(name).unwrap_or_else(|| panic!("no struct {name} in BTF"));
+fn check(
+    structs: &Structs,
+    name: &str,
+    size: usize,
+    fields: &[(&str, usize)],
+) {
+    let (btf_size, btf_fields) = structs
+        .get(name)
+        .unwrap_or_else(|| panic!("no struct {name} in BTF"));
     assert_eq!(*btf_size, size, "size of {name}");
     let btf: Vec<(&str, usize)> = btf_fields.iter().map(|(f, b)| (f.as_str(), *b)).collect();
     let rust: Vec<(&str, usize)> = fields.iter().map(|&(f, o)| (f, o * 8)).collect();
@@ -89,5 +106,10 @@ fn map_layouts_match_btf() {
         ],
     );
     // aya's lpm_trie::Key<u32> is { prefix_len: u32, data: u32 }.
-    check(&structs, "served_v4_key", 8, &[("prefixlen", 0), ("addr", 4)]);
+    check(
+        &structs,
+        "served_v4_key",
+        8,
+        &[("prefixlen", 0), ("addr", 4)],
+    );
 }

@@ -93,7 +93,10 @@ impl Gw {
         let after = self.counts();
         for (k, v) in &after {
             let want = before[k] + u64::from(*k == name);
-            assert_eq!(*v, want, "counter {k} (expected only {name} to count this packet)");
+            assert_eq!(
+                *v, want,
+                "counter {k} (expected only {name} to count this packet)"
+            );
         }
         assert!(after.contains_key(name), "no counter named {name}");
         out
@@ -127,9 +130,18 @@ pub fn with_gateway(setup: &'static [&'static str], f: impl FnOnce(&mut Gw) + Se
     let handle = std::thread::spawn(move || {
         // SAFETY: plain syscall; it moves only this thread to a new netns.
         let rc = unsafe { libc::unshare(libc::CLONE_NEWNET) };
-        assert_eq!(rc, 0, "unshare(CLONE_NEWNET): {}", std::io::Error::last_os_error());
+        assert_eq!(
+            rc,
+            0,
+            "unshare(CLONE_NEWNET): {}",
+            std::io::Error::last_os_error()
+        );
         for cmd in setup {
-            let out = Command::new("sh").arg("-c").arg(cmd).output().expect("run sh");
+            let out = Command::new("sh")
+                .arg("-c")
+                .arg(cmd)
+                .output()
+                .expect("run sh");
             assert!(
                 out.status.success(),
                 "{cmd}: {}",

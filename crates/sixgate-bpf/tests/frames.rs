@@ -73,7 +73,14 @@ pub fn ipv4_frame(eth_src: [u8; 6], eth_dst: [u8; 6], h: V4, l4: L4, payload: &[
     ip.ecn = Ipv4Ecn::try_new(h.tos & 3).unwrap();
     ip.dont_fragment = h.df;
     ip.identification = h.id;
-    finish(eth_src, eth_dst, IpHeaders::Ipv4(ip, Default::default()), l4, payload, false)
+    finish(
+        eth_src,
+        eth_dst,
+        IpHeaders::Ipv4(ip, Default::default()),
+        l4,
+        payload,
+        false,
+    )
 }
 
 pub fn ipv6_frame(eth_src: [u8; 6], eth_dst: [u8; 6], h: V6, l4: L4, payload: &[u8]) -> Vec<u8> {
@@ -86,7 +93,14 @@ pub fn ipv6_frame(eth_src: [u8; 6], eth_dst: [u8; 6], h: V6, l4: L4, payload: &[
         source: h.src,
         destination: h.dst,
     };
-    finish(eth_src, eth_dst, IpHeaders::Ipv6(ip, Default::default()), l4, payload, true)
+    finish(
+        eth_src,
+        eth_dst,
+        IpHeaders::Ipv6(ip, Default::default()),
+        l4,
+        payload,
+        true,
+    )
 }
 
 /// Offset of the transport checksum in a frame with an IP header of `ip_len`.

@@ -25,11 +25,23 @@ fn embed(prefix: &str, v4: [u8; 4]) -> [u8; 16] {
 }
 
 fn client_v4(ttl: u8) -> V4 {
-    V4 { src: CLIENT, dst: SERVER, ttl, tos: TOS, df: true, id: 0x4d2 }
+    V4 {
+        src: CLIENT,
+        dst: SERVER,
+        ttl,
+        tos: TOS,
+        df: true,
+        id: 0x4d2,
+    }
 }
 
 fn server_v6(prefix: &str, hop_limit: u8) -> V6 {
-    V6 { src: embed(prefix, SERVER), dst: embed(prefix, CLIENT), hop_limit, tclass: TOS }
+    V6 {
+        src: embed(prefix, SERVER),
+        dst: embed(prefix, CLIENT),
+        hop_limit,
+        tclass: TOS,
+    }
 }
 
 /// The IPv4 frame RFC 7915 5.1 says a 6->4 translation of `input` gives.
@@ -41,7 +53,14 @@ fn expected_6to4(input: &[u8], l4: L4, pay: &[u8], ttl: u8, macs: ([u8; 6], [u8;
         L4::Udp => 17,
         L4::EchoRequest | L4::EchoReply => 1,
     };
-    let mut v4 = V4 { src: SERVER, dst: CLIENT, ttl, tos: TOS, df: false, id: 0 };
+    let mut v4 = V4 {
+        src: SERVER,
+        dst: CLIENT,
+        ttl,
+        tos: TOS,
+        df: false,
+        id: 0,
+    };
     let probe = ipv4_frame(macs.0, macs.1, v4, l4, pay);
     if probe.len() - ETH_LEN > 1260 {
         v4.df = true;
@@ -127,7 +146,12 @@ fn udp_zero_checksum_is_computed() {
             let want = ipv6_frame(
                 GW_MAC,
                 V6_NH_MAC,
-                V6 { src: embed(POOL6, CLIENT), dst: embed(POOL6, SERVER), hop_limit: 63, tclass: TOS },
+                V6 {
+                    src: embed(POOL6, CLIENT),
+                    dst: embed(POOL6, SERVER),
+                    hop_limit: 63,
+                    tclass: TOS,
+                },
                 L4::Udp,
                 &pay,
             );
@@ -171,7 +195,12 @@ fn stack_fallback_leaves_the_decrement_to_the_kernel() {
         let want = ipv6_frame(
             PEER_MAC,
             GW_MAC,
-            V6 { src: embed(POOL6, CLIENT), dst: embed(POOL6, SERVER), hop_limit: 64, tclass: TOS },
+            V6 {
+                src: embed(POOL6, CLIENT),
+                dst: embed(POOL6, SERVER),
+                hop_limit: 64,
+                tclass: TOS,
+            },
             L4::Tcp,
             &pay,
         );
@@ -207,7 +236,10 @@ fn too_big_after_translation_is_dropped() {
         assert_eq!(out.ret, TC_ACT_SHOT);
         // 1232 + 20 + 8 = 1260 -> 1280: fits.
         let input = ipv4_frame(PEER_MAC, GW_MAC, client_v4(64), L4::Udp, &payload(1232));
-        assert_eq!(gw.run_counted(&input, "xlat46_redirect").ret, TC_ACT_REDIRECT);
+        assert_eq!(
+            gw.run_counted(&input, "xlat46_redirect").ret,
+            TC_ACT_REDIRECT
+        );
     });
 }
 
@@ -241,10 +273,18 @@ fn untranslatable_packets_are_dropped_by_reason() {
         assert_passed(gw, &arp, "pass_not_ip");
         let mut other4 = client_v4(64);
         other4.dst = [203, 0, 113, 9];
-        assert_passed(gw, &ipv4_frame(PEER_MAC, GW_MAC, other4, L4::Tcp, &[]), "pass_ipv4_not_served");
+        assert_passed(
+            gw,
+            &ipv4_frame(PEER_MAC, GW_MAC, other4, L4::Tcp, &[]),
+            "pass_ipv4_not_served",
+        );
         let mut other6 = server_v6(POOL6, 64);
         other6.dst = "2001:db8:6::1".parse::<Ipv6Addr>().unwrap().octets();
-        assert_passed(gw, &ipv6_frame(PEER_MAC, GW_MAC, other6, L4::Tcp, &[]), "pass_ipv6_not_pool6");
+        assert_passed(
+            gw,
+            &ipv6_frame(PEER_MAC, GW_MAC, other6, L4::Tcp, &[]),
+            "pass_ipv6_not_pool6",
+        );
 
         // IPv4 side (RFC 7915 4.1).
         assert_dropped(gw, &v4(1), "drop_ttl_expired");
@@ -277,18 +317,38 @@ fn untranslatable_packets_are_dropped_by_reason() {
         assert_dropped(gw, &gre, "drop_proto_unsupported");
         let mut lo = client_v4(64);
         lo.src = [127, 0, 0, 1];
-        assert_dropped(gw, &ipv4_frame(PEER_MAC, GW_MAC, lo, L4::Tcp, &[]), "drop_illegal_source");
-        let mut icmp_err = ipv4_frame(PEER_MAC, GW_MAC, client_v4(64), L4::EchoRequest, &payload(28));
+        assert_dropped(
+            gw,
+            &ipv4_frame(PEER_MAC, GW_MAC, lo, L4::Tcp, &[]),
+            "drop_illegal_source",
+        );
+        let mut icmp_err = ipv4_frame(
+            PEER_MAC,
+            GW_MAC,
+            client_v4(64),
+            L4::EchoRequest,
+            &payload(28),
+        );
         icmp_err[ETH_LEN + IPV4_LEN] = 3; // destination unreachable
         assert_dropped(gw, &icmp_err, "drop_icmp_error");
-        let mut tstamp = ipv4_frame(PEER_MAC, GW_MAC, client_v4(64), L4::EchoRequest, &payload(12));
+        let mut tstamp = ipv4_frame(
+            PEER_MAC,
+            GW_MAC,
+            client_v4(64),
+            L4::EchoRequest,
+            &payload(12),
+        );
         tstamp[ETH_LEN + IPV4_LEN] = 13; // timestamp: RFC 7915 4.2 drops it
         assert_dropped(gw, &tstamp, "drop_icmp_unsupported");
 
         // IPv6 side (RFC 7915 5.1).
         let mut h1 = server_v6(POOL6, 1);
         h1.hop_limit = 1;
-        assert_dropped(gw, &ipv6_frame(PEER_MAC, GW_MAC, h1, L4::Tcp, &[]), "drop_ttl_expired");
+        assert_dropped(
+            gw,
+            &ipv6_frame(PEER_MAC, GW_MAC, h1, L4::Tcp, &[]),
+            "drop_ttl_expired",
+        );
         let mut frag6 = v6(L4::Tcp);
         frag6[ETH_LEN + 6] = 44;
         assert_dropped(gw, &frag6, "drop_ipv6_fragment");
@@ -297,10 +357,18 @@ fn untranslatable_packets_are_dropped_by_reason() {
         assert_dropped(gw, &hbh, "drop_ipv6_exthdr");
         let mut foreign = server_v6(POOL6, 64);
         foreign.src = "2001:db8:6::2".parse::<Ipv6Addr>().unwrap().octets();
-        assert_dropped(gw, &ipv6_frame(PEER_MAC, GW_MAC, foreign, L4::Tcp, &[]), "drop_src_not_pool6");
+        assert_dropped(
+            gw,
+            &ipv6_frame(PEER_MAC, GW_MAC, foreign, L4::Tcp, &[]),
+            "drop_src_not_pool6",
+        );
         let mut unserved = server_v6(POOL6, 64);
         unserved.src = embed(POOL6, [203, 0, 113, 5]);
-        assert_dropped(gw, &ipv6_frame(PEER_MAC, GW_MAC, unserved, L4::Tcp, &[]), "drop_src_not_served");
+        assert_dropped(
+            gw,
+            &ipv6_frame(PEER_MAC, GW_MAC, unserved, L4::Tcp, &[]),
+            "drop_src_not_served",
+        );
         let mut err6 = v6(L4::EchoRequest);
         err6[ETH_LEN + IPV6_LEN] = 1; // destination unreachable
         assert_dropped(gw, &err6, "drop_icmp_error");
@@ -334,10 +402,26 @@ fn well_known_prefix_rejects_non_global_unless_relaxed() {
         let want = ipv6_frame(
             GW_MAC,
             V6_NH_MAC,
-            V6 { src: src6.octets(), dst: embed(WKP, SERVER), hop_limit: 63, tclass: TOS },
+            V6 {
+                src: src6.octets(),
+                dst: embed(WKP, SERVER),
+                hop_limit: 63,
+                tclass: TOS,
+            },
             L4::Udp,
             &pay,
         );
         assert_frame_eq(&out.data, &want, "relaxed well-known prefix");
+    });
+}
+
+/// The config validator's limit on IPv4 prefixes is the map's real size.
+#[test]
+fn served_prefix_limit_matches_the_map() {
+    with_gateway(UNROUTED, |gw| {
+        assert_eq!(
+            gw.dp.served_v4_max_entries().unwrap(),
+            sixgate_bpf::maps::SERVED_V4_MAX_ENTRIES
+        );
     });
 }

@@ -48,7 +48,11 @@ pub(crate) fn parse_len(s: &str, max: u8) -> Result<u8, PrefixError> {
 
 pub(crate) fn mask_v6(addr: Ipv6Addr, len: u8) -> Ipv6Addr {
     let bits = u128::from(addr);
-    let mask = if len == 0 { 0 } else { u128::MAX << (128 - u32::from(len)) };
+    let mask = if len == 0 {
+        0
+    } else {
+        u128::MAX << (128 - u32::from(len))
+    };
     Ipv6Addr::from(bits & mask)
 }
 
@@ -59,6 +63,8 @@ pub struct Ipv4Prefix {
     len: u8,
 }
 
+// `len` is the prefix length in bits, not a container size.
+#[allow(clippy::len_without_is_empty)]
 impl Ipv4Prefix {
     /// A prefix from its parts; host bits must be zero.
     pub fn new(addr: Ipv4Addr, len: u8) -> Result<Self, PrefixError> {

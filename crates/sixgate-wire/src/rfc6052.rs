@@ -30,6 +30,8 @@ pub struct Rfc6052Prefix {
     len: u8,
 }
 
+// `len` is the prefix length in bits, not a container size.
+#[allow(clippy::len_without_is_empty)]
 impl Rfc6052Prefix {
     /// A prefix from its parts, checked against RFC 6052 2.2.
     pub fn new(addr: Ipv6Addr, len: u8) -> Result<Self, PrefixError> {
@@ -122,10 +124,26 @@ pub mod vectors {
     pub const RFC6052_EXAMPLES: [(&str, &str, &str); 8] = [
         ("2001:db8::/32", "192.0.2.33", "2001:db8:c000:221::"),
         ("2001:db8:100::/40", "192.0.2.33", "2001:db8:1c0:2:21::"),
-        ("2001:db8:122::/48", "192.0.2.33", "2001:db8:122:c000:2:2100::"),
-        ("2001:db8:122:300::/56", "192.0.2.33", "2001:db8:122:3c0:0:221::"),
-        ("2001:db8:122:344::/64", "192.0.2.33", "2001:db8:122:344:c0:2:2100:0"),
-        ("2001:db8:122:344::/96", "192.0.2.33", "2001:db8:122:344::192.0.2.33"),
+        (
+            "2001:db8:122::/48",
+            "192.0.2.33",
+            "2001:db8:122:c000:2:2100::",
+        ),
+        (
+            "2001:db8:122:300::/56",
+            "192.0.2.33",
+            "2001:db8:122:3c0:0:221::",
+        ),
+        (
+            "2001:db8:122:344::/64",
+            "192.0.2.33",
+            "2001:db8:122:344:c0:2:2100:0",
+        ),
+        (
+            "2001:db8:122:344::/96",
+            "192.0.2.33",
+            "2001:db8:122:344::192.0.2.33",
+        ),
         ("64:ff9b::/96", "192.0.2.33", "64:ff9b::192.0.2.33"),
         ("2001:db8:100::/40", "198.51.100.2", "2001:db8:1c6:3364:2::"),
     ];
@@ -159,7 +177,11 @@ mod tests {
     fn u_octet_is_zero_after_embedding() {
         for len in [32u8, 40, 48, 56, 64] {
             let p = Rfc6052Prefix::new("2001:db8::".parse().unwrap(), len).unwrap();
-            assert_eq!(p.embed(Ipv4Addr::new(255, 255, 255, 255)).octets()[8], 0, "/{len}");
+            assert_eq!(
+                p.embed(Ipv4Addr::new(255, 255, 255, 255)).octets()[8],
+                0,
+                "/{len}"
+            );
         }
     }
 
@@ -181,7 +203,13 @@ mod tests {
 
     #[test]
     fn well_known_prefix() {
-        assert!("64:ff9b::/96".parse::<Rfc6052Prefix>().unwrap().is_well_known());
-        assert!(!"2001:db8:64::/96".parse::<Rfc6052Prefix>().unwrap().is_well_known());
+        assert!("64:ff9b::/96"
+            .parse::<Rfc6052Prefix>()
+            .unwrap()
+            .is_well_known());
+        assert!(!"2001:db8:64::/96"
+            .parse::<Rfc6052Prefix>()
+            .unwrap()
+            .is_well_known());
     }
 }

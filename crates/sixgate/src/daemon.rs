@@ -64,8 +64,12 @@ fn interfaces(config: &Config) -> Vec<String> {
 /// Loads, programs and attaches; on any failure detaches what this call
 /// attached, so an error leaves nothing half-applied.
 fn attach(config: &Config, interfaces: &[String]) -> anyhow::Result<()> {
-    let mut datapath = Datapath::load(&config.pin_path)
-        .with_context(|| format!("loading the data path (pin path {})", config.pin_path.display()))?;
+    let mut datapath = Datapath::load(&config.pin_path).with_context(|| {
+        format!(
+            "loading the data path (pin path {})",
+            config.pin_path.display()
+        )
+    })?;
     datapath
         .configure(&SiitParams {
             pool6: config.pool6,

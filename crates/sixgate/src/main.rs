@@ -14,7 +14,11 @@ use clap::{Parser, Subcommand};
 pub const DEFAULT_PIN_PATH: &str = "/sys/fs/bpf/sixgate";
 
 #[derive(Parser)]
-#[command(name = "sixgate", version, about = "IPv4/IPv6 translation gateway (eBPF)")]
+#[command(
+    name = "sixgate",
+    version,
+    about = "IPv4/IPv6 translation gateway (eBPF)"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

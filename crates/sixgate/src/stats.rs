@@ -31,10 +31,17 @@ pub fn print(pin_path: &Path, config: Option<&Path>, json: bool) -> anyhow::Resu
             .collect();
         println!("{{\"counters\":{{{}}}}}", body.join(","));
     } else {
-        let width = counters.iter().map(|c| c.counter.name.len()).max().unwrap_or(0);
+        let width = counters
+            .iter()
+            .map(|c| c.counter.name.len())
+            .max()
+            .unwrap_or(0);
         println!("{:width$}  {:>12}  {:>14}", "counter", "packets", "bytes");
         for c in &counters {
-            println!("{:width$}  {:>12}  {:>14}", c.counter.name, c.packets, c.bytes);
+            println!(
+                "{:width$}  {:>12}  {:>14}",
+                c.counter.name, c.packets, c.bytes
+            );
         }
     }
     Ok(())

@@ -1,0 +1,1011 @@
+//! The daemon's configuration file: parsing and whole-file validation.
+//!
+//! The format is documented in `docs/configuration.md`. Parsing has two
+//! stages. TOML syntax, unknown keys, missing keys and wrong types are caught
+//! by serde and reported with `FILE:LINE:COLUMN:` and the key they concern.
+//! Everything else (prefixes, interface names, the RFC 6052 §3.1 rule) is
+//! checked on the whole file and every problem is reported, one per line, as
+//! `FILE: FIELD = VALUE: WHY`.
+
+use std::ffi::CString;
+use std::fmt;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
+use sixgate_wire::{ipv4_is_non_global, Ipv4Prefix, Rfc6052Prefix};
+use toml::Spanned;
+
+use crate::DEFAULT_PIN_PATH;
+
+/// Longest Linux interface name, in bytes (`IFNAMSIZ - 1`).
+const MAX_INTERFACE_NAME: usize = 15;
+
+/// Most IPv4 prefixes the data path holds.
+const MAX_IPV4_PREFIXES: usize = sixgate_bpf::maps::SERVED_V4_MAX_ENTRIES as usize;
+
+/// A validated configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// File it was read from, for messages.
+    pub source: PathBuf,
+    /// bpffs directory where maps and links are pinned.
+    pub pin_path: PathBuf,
+    /// Interface facing the IPv4 network.
+    pub ipv4_interface: String,
+    /// Interface facing the IPv6 network (may equal `ipv4_interface`).
+    pub ipv6_interface: String,
+    /// RFC 6052 translation prefix.
+    pub pool6: Rfc6052Prefix,
+    /// IPv4 prefixes whose addresses the gateway translates.
+    pub ipv4_prefixes: Vec<Ipv4Prefix>,
+    /// Allow non-global IPv4 addresses behind 64:ff9b::/96 (RFC 6052 3.1).
+    pub wkp_allow_non_global: bool,
+}
+
+/// Why a configuration was rejected.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
+
+impl Config {
+    /// Reads and validates `path`.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError(format!("{}: cannot read: {e}", path.display())))?;
+        Self::parse(&text, path)
+    }
+
+    /// Parses and validates `text`, naming `source` in errors.
+    pub fn parse(text: &str, source: &Path) -> Result<Config, ConfigError> {
+        let raw: RawConfig =
+            toml::from_str(text).map_err(|e| ConfigError(describe_toml_error(text, source, &e)))?;
+        raw.validate(source)
+            .map_err(|problems| ConfigError(problems.join("\n")))
+    }
+
+    /// Checks what only the host can tell: that the interfaces exist.
+    pub fn check_host(&self) -> Result<(), ConfigError> {
+        let mut problems = Problems::new(&self.source);
+        let mut interfaces = vec![("interfaces.ipv4", &self.ipv4_interface)];
+        if self.ipv6_interface != self.ipv4_interface {
+            interfaces.push(("interfaces.ipv6", &self.ipv6_interface));
+        }
+        for (field, name) in interfaces {
+            if interface_index(name).is_none() {
+                problems.add(
+                    field,
+                    quoted(name),
+                    "no such network interface on this host",
+                );
+            }
+        }
+        problems.into_result(())
+    }
+}
+
+/// The ifindex of interface `name` on this host, or `None` if it has none.
+pub fn interface_index(name: &str) -> Option<u32> {
+    let name = CString::new(name).ok()?;
+    // SAFETY: `name` is a valid NUL-terminated string that outlives the call;
+    // if_nametoindex only reads it.
+    let index = unsafe { libc::if_nametoindex(name.as_ptr()) };
+    (index != 0).then_some(index)
+}
+
+// ---------------------------------------------------------------------------
+// The file as written: serde checks keys and types, nothing more.
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default)]
+    bpf: RawBpf,
+    interfaces: RawInterfaces,
+    siit: RawSiit,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBpf {
+    #[serde(default = "default_pin_path")]
+    pin_path: String,
+}
+
+impl Default for RawBpf {
+    fn default() -> Self {
+        Self {
+            pin_path: default_pin_path(),
+        }
+    }
+}
+
+fn default_pin_path() -> String {
+    DEFAULT_PIN_PATH.to_string()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawInterfaces {
+    ipv4: String,
+    ipv6: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSiit {
+    pool6: String,
+    ipv4_prefixes: Vec<String>,
+    #[serde(default)]
+    wkp_allow_non_global: bool,
+}
+
+impl RawConfig {
+    /// Checks every value, collecting one line per problem.
+    fn validate(self, source: &Path) -> Result<Config, Vec<String>> {
+        let mut problems = Problems::new(source);
+
+        let pin_path = PathBuf::from(&self.bpf.pin_path);
+        if !pin_path.is_absolute() {
+            problems.add(
+                "bpf.pin_path",
+                quoted(&self.bpf.pin_path),
+                "must be an absolute path (a directory on bpffs, e.g. /sys/fs/bpf/sixgate)",
+            );
+        }
+
+        for (field, name) in [
+            ("interfaces.ipv4", &self.interfaces.ipv4),
+            ("interfaces.ipv6", &self.interfaces.ipv6),
+        ] {
+            if let Err(why) = check_interface_name(name) {
+                problems.add(field, quoted(name), why);
+            }
+        }
+
+        let siit = &self.siit;
+        let pool6 = match siit.pool6.parse::<Rfc6052Prefix>() {
+            Ok(p) => Some(p),
+            Err(e) => {
+                problems.add("siit.pool6", quoted(&siit.pool6), e);
+                None
+            }
+        };
+
+        if siit.ipv4_prefixes.is_empty() {
+            problems.add(
+                "siit.ipv4_prefixes",
+                "[]",
+                "at least one IPv4 prefix is required: the gateway translates only addresses in these prefixes",
+            );
+        }
+        if siit.ipv4_prefixes.len() > MAX_IPV4_PREFIXES {
+            problems.add(
+                "siit.ipv4_prefixes",
+                format!("[...{} entries]", siit.ipv4_prefixes.len()),
+                format!("the data path holds at most {MAX_IPV4_PREFIXES} IPv4 prefixes"),
+            );
+        }
+        // Each good entry with its index, for the pairwise checks below.
+        let mut prefixes: Vec<(usize, Ipv4Prefix)> = Vec::new();
+        for (i, text) in siit.ipv4_prefixes.iter().enumerate() {
+            match text.parse::<Ipv4Prefix>() {
+                Ok(p) => prefixes.push((i, p)),
+                Err(e) => problems.add(&prefix_field(i), quoted(text), e),
+            }
+        }
+        for (n, &(j, pj)) in prefixes.iter().enumerate() {
+            for &(i, pi) in &prefixes[..n] {
+                if !pi.overlaps(&pj) {
+                    continue;
+                }
+                let other = format!("{} = {}", prefix_field(i), quoted(&siit.ipv4_prefixes[i]));
+                let why = if pi == pj {
+                    format!("duplicates {other}")
+                } else {
+                    format!("overlaps {other}; each IPv4 address may be listed only once")
+                };
+                problems.add(&prefix_field(j), quoted(&siit.ipv4_prefixes[j]), why);
+            }
+        }
+
+        if pool6.is_some_and(|p| p.is_well_known()) && !siit.wkp_allow_non_global {
+            for &(i, p) in &prefixes {
+                if ipv4_is_non_global(p.addr()) {
+                    problems.add(
+                        &prefix_field(i),
+                        quoted(&siit.ipv4_prefixes[i]),
+                        "holds non-global IPv4 addresses (RFC 6890 special-purpose ranges), \
+                         and siit.pool6 is the well-known prefix 64:ff9b::/96, which RFC 6052 \
+                         §3.1 forbids for non-global addresses; use a network-specific \
+                         siit.pool6 (one from your own IPv6 space), or set \
+                         siit.wkp_allow_non_global = true if these addresses never leave \
+                         your network",
+                    );
+                }
+            }
+        }
+
+        match pool6 {
+            Some(pool6) if problems.is_empty() => Ok(Config {
+                source: source.to_path_buf(),
+                pin_path,
+                ipv4_interface: self.interfaces.ipv4,
+                ipv6_interface: self.interfaces.ipv6,
+                pool6,
+                ipv4_prefixes: prefixes.into_iter().map(|(_, p)| p).collect(),
+                wkp_allow_non_global: siit.wkp_allow_non_global,
+            }),
+            _ => Err(problems.lines),
+        }
+    }
+}
+
+fn prefix_field(i: usize) -> String {
+    format!("siit.ipv4_prefixes[{i}]")
+}
+
+/// A value as it would be written in TOML, for messages.
+fn quoted(s: &str) -> String {
+    format!("{s:?}")
+}
+
+/// Linux's rules for an interface name (`dev_valid_name`), as a reason.
+fn check_interface_name(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err("an interface name cannot be empty".into());
+    }
+    if name.len() > MAX_INTERFACE_NAME {
+        return Err(format!(
+            "is {} bytes long; Linux interface names are at most {MAX_INTERFACE_NAME} bytes",
+            name.len()
+        ));
+    }
+    if name == "." || name == ".." {
+        return Err("is not a valid interface name".into());
+    }
+    if let Some(c) = name
+        .chars()
+        .find(|&c| c == '/' || c == ':' || c == '\0' || c.is_whitespace())
+    {
+        return Err(format!(
+            "an interface name cannot contain {c:?} ('/', ':', NUL and whitespace are not allowed)"
+        ));
+    }
+    Ok(())
+}
+
+/// Semantic problems found so far, each already `FILE: FIELD = VALUE: WHY`.
+struct Problems {
+    file: String,
+    lines: Vec<String>,
+}
+
+impl Problems {
+    fn new(source: &Path) -> Self {
+        Self {
+            file: source.display().to_string(),
+            lines: Vec::new(),
+        }
+    }
+
+    fn add(&mut self, field: &str, value: impl fmt::Display, why: impl fmt::Display) {
+        self.lines
+            .push(format!("{}: {field} = {value}: {why}", self.file));
+    }
+
+    fn is_empty(&self) -> bool {
+        self.lines.is_empty()
+    }
+
+    fn into_result<T>(self, ok: T) -> Result<T, ConfigError> {
+        if self.lines.is_empty() {
+            Ok(ok)
+        } else {
+            Err(ConfigError(self.lines.join("\n")))
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// TOML and serde errors: where (line:column) and which key.
+
+/// `FILE:LINE:COL: MESSAGE`, naming the table or key the error concerns.
+fn describe_toml_error(text: &str, source: &Path, err: &toml::de::Error) -> String {
+    let file = source.display();
+    // Syntax errors span several lines ("invalid table header\nexpected ...").
+    let message = err
+        .message()
+        .trim_end()
+        .lines()
+        .collect::<Vec<_>>()
+        .join(": ");
+    let span = err.span();
+    // Unknown and missing keys name their table; other errors (types) are
+    // about the value at `span`, named by its path.
+    let message = match (add_table(&message), &span) {
+        (Some(with_table), _) => with_table,
+        (None, Some(span)) => match value_path(text, span) {
+            Some(path) => format!("{path}: {}", name_dates(text, span, &message)),
+            None => message,
+        },
+        (None, None) => message,
+    };
+    match span {
+        Some(span) => {
+            let (line, col) = line_col(text, span.start);
+            format!("{file}:{line}:{col}: {message}")
+        }
+        None => format!("{file}: {message}"),
+    }
+}
+
+/// 1-based line and column (in characters) of byte `offset` in `text`.
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let mut offset = offset.min(text.len());
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    (line, before[line_start..].chars().count() + 1)
+}
+
+/// The table that declares `field`; `""` is the top level. Field names are
+/// unique across the file's tables; a test keeps this in step with `Raw*`.
+fn table_of(field: &str) -> Option<&'static str> {
+    match field {
+        "bpf" | "interfaces" | "siit" => Some(""),
+        "pin_path" => Some("bpf"),
+        "ipv4" | "ipv6" => Some("interfaces"),
+        "pool6" | "ipv4_prefixes" | "wkp_allow_non_global" => Some("siit"),
+        _ => None,
+    }
+}
+
+/// serde's unknown/missing-field `message` with the table it is about.
+fn add_table(message: &str) -> Option<String> {
+    if let Some((key, rest)) = backquoted(message, "unknown field `") {
+        // serde lists the fields it expected; they name the table.
+        let (_, expected) = rest.split_once('`')?;
+        let (first, _) = expected.split_once('`')?;
+        let table = match table_of(first)? {
+            "" => "at the top level".to_string(),
+            t => format!("in [{t}]"),
+        };
+        return Some(format!("unknown field `{key}` {table}{rest}"));
+    }
+    if let Some((key, rest)) = backquoted(message, "missing field `") {
+        return Some(match table_of(key)? {
+            // Every top-level key is a table.
+            "" => format!("missing table [{key}]{rest}"),
+            t => format!("missing field `{key}` in [{t}]{rest}"),
+        });
+    }
+    None
+}
+
+/// `("pool4", ", expected ...")` from "unknown field `pool4`, expected ...".
+fn backquoted<'a>(message: &'a str, prefix: &str) -> Option<(&'a str, &'a str)> {
+    let rest = message.strip_prefix(prefix)?;
+    let end = rest.find('`')?;
+    Some((&rest[..end], &rest[end + 1..]))
+}
+
+/// toml hands dates to serde as maps: say "date-time" where it says "map".
+fn name_dates(text: &str, span: &Range<usize>, message: &str) -> String {
+    let written = text.get(span.clone()).unwrap_or_default();
+    match message.strip_prefix("invalid type: map,") {
+        Some(rest) if !written.starts_with(['{', '[']) => {
+            format!("invalid type: date-time `{written}`,{rest}")
+        }
+        _ => message.to_string(),
+    }
+}
+
+/// The dotted path (`siit.ipv4_prefixes[1]`) of the value written at `span`.
+///
+/// `None` when no value is exactly there, or when the document has a shape
+/// toml cannot give positions for (dotted keys such as `a.b = 1`).
+fn value_path(text: &str, span: &Range<usize>) -> Option<String> {
+    let root = toml::from_str::<Node>(text).ok()?;
+    let Node::Table(entries) = root else {
+        return None;
+    };
+    let mut best: Option<(usize, String)> = None;
+    for (key, value) in &entries {
+        find_span(value, key_path("", key), 1, span, &mut best);
+    }
+    best.map(|(_, path)| path)
+}
+
+/// Records in `best` the deepest value under `node` written exactly at `span`.
+fn find_span(
+    node: &Spanned<Node>,
+    path: String,
+    depth: usize,
+    span: &Range<usize>,
+    best: &mut Option<(usize, String)>,
+) {
+    if !node.span().contains(&span.start) {
+        return;
+    }
+    match node.get_ref() {
+        Node::Table(entries) => {
+            for (key, value) in entries {
+                find_span(value, key_path(&path, key), depth + 1, span, best);
+            }
+        }
+        Node::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                find_span(item, format!("{path}[{i}]"), depth + 1, span, best);
+            }
+        }
+        Node::Scalar => {}
+    }
+    if node.span() == *span && best.as_ref().is_none_or(|(d, _)| *d < depth) {
+        *best = Some((depth, path));
+    }
+}
+
+/// `parent.key`, quoting `key` unless it is a bare TOML key.
+fn key_path(parent: &str, key: &str) -> String {
+    let bare = !key.is_empty()
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    let key = if bare { key.to_string() } else { quoted(key) };
+    if parent.is_empty() {
+        key
+    } else {
+        format!("{parent}.{key}")
+    }
+}
+
+/// A TOML document reduced to its shape: where each value is written.
+enum Node {
+    Table(Vec<(String, Spanned<Node>)>),
+    Array(Vec<Spanned<Node>>),
+    Scalar,
+}
+
+impl<'de> Deserialize<'de> for Node {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(NodeVisitor)
+    }
+}
+
+struct NodeVisitor;
+
+/// How toml hands a date-time to serde: a map with this one key.
+const TOML_DATETIME_KEY: &str = "$__toml_private_datetime";
+
+impl<'de> Visitor<'de> for NodeVisitor {
+    type Value = Node;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any TOML value")
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Node, E> {
+        Ok(Node::Scalar)
+    }
+
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Node, E> {
+        Ok(Node::Scalar)
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Node, E> {
+        Ok(Node::Scalar)
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Node, E> {
+        Ok(Node::Scalar)
+    }
+
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Node, E> {
+        Ok(Node::Scalar)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Node, A::Error> {
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(Node::Array(items))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Node, A::Error> {
+        let mut entries = Vec::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if key == TOML_DATETIME_KEY {
+                map.next_value::<de::IgnoredAny>()?;
+                return Ok(Node::Scalar);
+            }
+            entries.push((key, map.next_value()?));
+        }
+        Ok(Node::Table(entries))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FILE: &str = "sixgate.toml";
+
+    const FULL: &str = r#"
+[bpf]
+pin_path = "/sys/fs/bpf/sixgate-test"
+
+[interfaces]
+ipv4 = "eth0"
+ipv6 = "eth1"
+
+[siit]
+pool6 = "2001:db8:64::/96"
+ipv4_prefixes = ["198.51.100.0/24", "203.0.113.0/25"]
+wkp_allow_non_global = true
+"#;
+
+    const MINIMAL: &str = r#"
+[interfaces]
+ipv4 = "eth0"
+ipv6 = "eth0"
+
+[siit]
+pool6 = "2001:db8:64::/96"
+ipv4_prefixes = ["198.51.100.0/24"]
+"#;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(text, Path::new(FILE))
+    }
+
+    fn err(text: &str) -> String {
+        match parse(text) {
+            Ok(c) => panic!("accepted a bad config: {c:?}\n{text}"),
+            Err(e) => e.0,
+        }
+    }
+
+    /// MINIMAL with `find` replaced by `replace`.
+    fn minimal_with(find: &str, replace: &str) -> String {
+        assert!(MINIMAL.contains(find), "{find:?} not in MINIMAL");
+        MINIMAL.replacen(find, replace, 1)
+    }
+
+    /// Asserts `message` is one line naming the file, `field` and `value`.
+    fn assert_semantic(message: &str, field: &str, value: &str, why: &str) {
+        let head = format!("{FILE}: {field} = {value}: ");
+        assert!(
+            message
+                .lines()
+                .any(|l| l.starts_with(&head) && l.contains(why)),
+            "expected a line starting {head:?} containing {why:?}, got:\n{message}"
+        );
+    }
+
+    #[test]
+    fn full_file() {
+        let c = parse(FULL).unwrap();
+        assert_eq!(
+            c,
+            Config {
+                source: PathBuf::from(FILE),
+                pin_path: PathBuf::from("/sys/fs/bpf/sixgate-test"),
+                ipv4_interface: "eth0".into(),
+                ipv6_interface: "eth1".into(),
+                pool6: "2001:db8:64::/96".parse().unwrap(),
+                ipv4_prefixes: vec![
+                    "198.51.100.0/24".parse().unwrap(),
+                    "203.0.113.0/25".parse().unwrap()
+                ],
+                wkp_allow_non_global: true,
+            }
+        );
+    }
+
+    #[test]
+    fn defaults() {
+        let c = parse(MINIMAL).unwrap();
+        assert_eq!(c.pin_path, PathBuf::from(DEFAULT_PIN_PATH));
+        assert_eq!(c.pin_path, PathBuf::from("/sys/fs/bpf/sixgate"));
+        assert!(!c.wkp_allow_non_global);
+        // One-armed: both sides on one interface.
+        assert_eq!(c.ipv4_interface, c.ipv6_interface);
+        // An empty [bpf] table takes the default too.
+        let c = parse(&format!("[bpf]\n{MINIMAL}")).unwrap();
+        assert_eq!(c.pin_path, PathBuf::from(DEFAULT_PIN_PATH));
+    }
+
+    #[test]
+    fn example_file_parses() {
+        let text = include_str!("../../../docs/examples/sixgate.toml");
+        let c = Config::parse(text, Path::new("docs/examples/sixgate.toml")).unwrap();
+        assert_eq!(c.pin_path, PathBuf::from("/sys/fs/bpf/sixgate"));
+        assert_eq!(c.ipv4_interface, "gw-v4");
+        assert_eq!(c.ipv6_interface, "gw-v6");
+        assert_eq!(c.pool6, "2001:db8:64::/96".parse().unwrap());
+        assert_eq!(c.ipv4_prefixes, vec!["198.51.100.0/24".parse().unwrap()]);
+        assert!(!c.wkp_allow_non_global);
+    }
+
+    #[test]
+    fn unknown_key_has_line_col_and_table() {
+        let text = "[interfaces]\nipv4 = \"eth0\"\nipv6 = \"eth1\"\n\n[siit]\npool6 = \"2001:db8:64::/96\"\npool4 = \"192.0.2.0/24\"\nipv4_prefixes = [\"198.51.100.0/24\"]\n";
+        let e = err(text);
+        assert!(
+            e.starts_with(
+                "sixgate.toml:7:1: unknown field `pool4` in [siit], expected one of `pool6`"
+            ),
+            "{e}"
+        );
+        assert!(!e.contains('\n'), "{e}");
+    }
+
+    #[test]
+    fn unknown_table_and_nested_key() {
+        let e = err(&format!("{MINIMAL}\n[nat64]\npool4 = \"192.0.2.0/24\"\n"));
+        assert!(
+            e.starts_with("sixgate.toml:10:2: unknown field `nat64` at the top level, expected one of `bpf`, `interfaces`, `siit`"),
+            "{e}"
+        );
+        // An inline table inside [interfaces]: the key belongs to [interfaces].
+        let e = err(&minimal_with(
+            "ipv6 = \"eth0\"",
+            "ipv6 = \"eth0\"\nmtu = { ipv4 = 1500 }",
+        ));
+        assert!(
+            e.starts_with("sixgate.toml:5:1: unknown field `mtu` in [interfaces]"),
+            "{e}"
+        );
+        let e = err(&format!("[bpf]\npin = \"/sys/fs/bpf/x\"\n{MINIMAL}"));
+        assert!(
+            e.starts_with("sixgate.toml:2:1: unknown field `pin` in [bpf], expected `pin_path`"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn unknown_keys_in_sub_tables_and_dotted_keys() {
+        let e = err(&format!("{MINIMAL}[siit.extra]\nx = 1\n"));
+        assert!(
+            e.starts_with("sixgate.toml:9:7: unknown field `extra` in [siit], expected one of"),
+            "{e}"
+        );
+        let e = err(&minimal_with(
+            "[siit]\n",
+            "[siit]\nnat64.pool4 = \"192.0.2.0/24\"\n",
+        ));
+        assert!(
+            e.starts_with("sixgate.toml:7:1: unknown field `nat64` in [siit]"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn table_of_knows_every_field() {
+        // serde lists a table's fields when it meets an unknown one.
+        let probes = [
+            ("", format!("bogus = 1\n{MINIMAL}")),
+            ("bpf", format!("[bpf]\nbogus = 1\n{MINIMAL}")),
+            (
+                "interfaces",
+                minimal_with("[interfaces]\n", "[interfaces]\nbogus = 1\n"),
+            ),
+            ("siit", minimal_with("[siit]\n", "[siit]\nbogus = 1\n")),
+        ];
+        for (table, text) in probes {
+            let e = toml::from_str::<RawConfig>(&text).unwrap_err();
+            let expected = e.message().split_once("expected").unwrap().1;
+            let fields: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+            assert!(!fields.is_empty(), "{expected}");
+            for field in fields {
+                assert_eq!(table_of(field), Some(table), "field `{field}`");
+            }
+        }
+    }
+
+    #[test]
+    fn missing_keys() {
+        let e = err(&minimal_with("ipv6 = \"eth0\"\n", ""));
+        assert!(
+            e.starts_with("sixgate.toml:2:1: missing field `ipv6` in [interfaces]"),
+            "{e}"
+        );
+        let e = err(&minimal_with("pool6 = \"2001:db8:64::/96\"\n", ""));
+        assert!(e.contains("missing field `pool6` in [siit]"), "{e}");
+        let e = err(&minimal_with("ipv4_prefixes = [\"198.51.100.0/24\"]\n", ""));
+        assert!(e.contains("missing field `ipv4_prefixes` in [siit]"), "{e}");
+        let e = err("[interfaces]\nipv4 = \"eth0\"\nipv6 = \"eth1\"\n");
+        assert!(e.starts_with("sixgate.toml"), "{e}");
+        assert!(e.contains("missing table [siit]"), "{e}");
+        let e = err("");
+        assert!(e.contains("missing table [interfaces]"), "{e}");
+    }
+
+    #[test]
+    fn wrong_types_name_the_field() {
+        let e = err(&minimal_with("ipv4 = \"eth0\"", "ipv4 = 4"));
+        assert!(
+            e.starts_with(
+                "sixgate.toml:3:8: interfaces.ipv4: invalid type: integer `4`, expected a string"
+            ),
+            "{e}"
+        );
+        let e = err(&minimal_with(
+            "[\"198.51.100.0/24\"]",
+            "[\"198.51.100.0/24\", 203]",
+        ));
+        assert!(
+            e.starts_with("sixgate.toml:8:37: siit.ipv4_prefixes[1]: invalid type: integer `203`"),
+            "{e}"
+        );
+        let e = err(&format!("{MINIMAL}wkp_allow_non_global = \"yes\"\n"));
+        assert!(
+            e.starts_with("sixgate.toml:9:24: siit.wkp_allow_non_global: invalid type: string \"yes\", expected a boolean"),
+            "{e}"
+        );
+        let e = err(&minimal_with("\"2001:db8:64::/96\"", "1979-05-27"));
+        assert!(
+            e.starts_with("sixgate.toml:7:9: siit.pool6: invalid type: date-time `1979-05-27`, expected a string"),
+            "{e}"
+        );
+        let e = err(&minimal_with(
+            "[\"198.51.100.0/24\"]",
+            "\"198.51.100.0/24\"",
+        ));
+        assert!(
+            e.starts_with("sixgate.toml:8:17: siit.ipv4_prefixes: invalid type: string"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn syntax_error_has_line_col() {
+        let e = err("[interfaces]\nipv4 = \"eth0\"\nipv6 = eth1\n");
+        assert!(e.starts_with("sixgate.toml:3:8: "), "{e}");
+        assert!(!e.contains('\n'), "one line: {e}");
+        let e = err("[interfaces\n");
+        assert!(
+            e.starts_with("sixgate.toml:1:12: invalid table header"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn pool6_must_be_rfc6052() {
+        let e = err(&minimal_with("2001:db8:64::/96", "2001:db8::/33"));
+        assert_eq!(
+            e,
+            "sixgate.toml: siit.pool6 = \"2001:db8::/33\": prefix length 33 is not one RFC 6052 allows (32, 40, 48, 56, 64, 96)"
+        );
+        let e = err(&minimal_with("2001:db8:64::/96", "2001:db8:64::1/96"));
+        assert_semantic(&e, "siit.pool6", "\"2001:db8:64::1/96\"", "host bits set");
+        let e = err(&minimal_with("2001:db8:64::/96", "2001:db8:0:0:ff00::/96"));
+        assert_semantic(&e, "siit.pool6", "\"2001:db8:0:0:ff00::/96\"", "bits 64-71");
+        let e = err(&minimal_with("2001:db8:64::/96", "198.51.100.0/24"));
+        assert_semantic(
+            &e,
+            "siit.pool6",
+            "\"198.51.100.0/24\"",
+            "not an IPv6 address",
+        );
+    }
+
+    #[test]
+    fn ipv4_prefixes_must_parse() {
+        let e = err(&minimal_with(
+            "[\"198.51.100.0/24\"]",
+            "[\"198.51.100.0/24\", \"203.0.113.1/24\", \"192.0.2.0\"]",
+        ));
+        assert_semantic(
+            &e,
+            "siit.ipv4_prefixes[1]",
+            "\"203.0.113.1/24\"",
+            "did you mean 203.0.113.0/24?",
+        );
+        assert_semantic(
+            &e,
+            "siit.ipv4_prefixes[2]",
+            "\"192.0.2.0\"",
+            "ADDRESS/LENGTH",
+        );
+        assert_eq!(e.lines().count(), 2, "{e}");
+    }
+
+    #[test]
+    fn ipv4_prefixes_must_not_be_empty() {
+        let e = err(&minimal_with("[\"198.51.100.0/24\"]", "[]"));
+        assert_semantic(&e, "siit.ipv4_prefixes", "[]", "at least one IPv4 prefix");
+    }
+
+    #[test]
+    fn ipv4_prefixes_fit_the_data_path() {
+        let list = |n: usize| {
+            let entries: Vec<String> = (0..n)
+                .map(|i| format!("\"10.{}.{}.0/24\"", i / 256, i % 256))
+                .collect();
+            minimal_with(
+                "[\"198.51.100.0/24\"]",
+                &format!("[{}]", entries.join(", ")),
+            )
+        };
+        parse(&list(MAX_IPV4_PREFIXES)).unwrap();
+        let e = err(&list(MAX_IPV4_PREFIXES + 1));
+        assert_semantic(
+            &e,
+            "siit.ipv4_prefixes",
+            "[...1025 entries]",
+            "at most 1024",
+        );
+    }
+
+    #[test]
+    fn ipv4_prefixes_must_not_overlap() {
+        let e = err(&minimal_with(
+            "[\"198.51.100.0/24\"]",
+            "[\"198.51.100.0/24\", \"203.0.113.0/24\", \"198.51.100.128/25\", \"203.0.113.0/24\"]",
+        ));
+        assert_semantic(
+            &e,
+            "siit.ipv4_prefixes[2]",
+            "\"198.51.100.128/25\"",
+            "overlaps siit.ipv4_prefixes[0] = \"198.51.100.0/24\"",
+        );
+        assert_semantic(
+            &e,
+            "siit.ipv4_prefixes[3]",
+            "\"203.0.113.0/24\"",
+            "duplicates siit.ipv4_prefixes[1] = \"203.0.113.0/24\"",
+        );
+        assert_eq!(e.lines().count(), 2, "{e}");
+    }
+
+    #[test]
+    fn interface_names() {
+        let cases = [
+            ("", "cannot be empty"),
+            ("sixteen-bytes-xx", "is 16 bytes long"),
+            ("eth/0", "cannot contain '/'"),
+            ("eth 0", "cannot contain ' '"),
+            ("eth:0", "cannot contain ':'"),
+            ("..", "not a valid interface name"),
+        ];
+        for (name, why) in cases {
+            let e = err(&minimal_with(
+                "ipv4 = \"eth0\"",
+                &format!("ipv4 = {name:?}"),
+            ));
+            assert_semantic(&e, "interfaces.ipv4", &format!("{name:?}"), why);
+        }
+        let e = err(&minimal_with("ipv6 = \"eth0\"", "ipv6 = \"\\teth1\""));
+        assert_semantic(&e, "interfaces.ipv6", "\"\\teth1\"", "cannot contain '\\t'");
+        // Exactly 15 bytes is fine.
+        parse(&minimal_with(
+            "ipv4 = \"eth0\"",
+            "ipv4 = \"fifteen-bytes-x\"",
+        ))
+        .unwrap();
+    }
+
+    #[test]
+    fn pin_path_must_be_absolute() {
+        let e = err(&format!("[bpf]\npin_path = \"bpf/sixgate\"\n{MINIMAL}"));
+        assert_semantic(&e, "bpf.pin_path", "\"bpf/sixgate\"", "absolute path");
+        let e = err(&format!("[bpf]\npin_path = \"\"\n{MINIMAL}"));
+        assert_semantic(&e, "bpf.pin_path", "\"\"", "absolute path");
+    }
+
+    #[test]
+    fn well_known_prefix_rejects_non_global_ipv4() {
+        let wkp = minimal_with("2001:db8:64::/96", "64:ff9b::/96");
+        let e = err(&wkp);
+        assert_semantic(
+            &e,
+            "siit.ipv4_prefixes[0]",
+            "\"198.51.100.0/24\"",
+            "RFC 6052 §3.1",
+        );
+        assert!(e.contains("siit.wkp_allow_non_global = true"), "{e}");
+        assert!(e.contains("64:ff9b::/96"), "{e}");
+        // The option relaxes it.
+        let c = parse(&format!("{wkp}wkp_allow_non_global = true\n")).unwrap();
+        assert!(c.pool6.is_well_known() && c.wkp_allow_non_global);
+        // Global IPv4 space is fine behind the WKP (nothing is sent here).
+        parse(&wkp.replace("198.51.100.0/24", "8.8.8.0/24")).unwrap();
+        // A network-specific prefix has no such rule.
+        parse(MINIMAL).unwrap();
+    }
+
+    #[test]
+    fn all_semantic_errors_at_once() {
+        let text = r#"
+[bpf]
+pin_path = "relative"
+[interfaces]
+ipv4 = "a-very-long-interface-name"
+ipv6 = "eth 1"
+[siit]
+pool6 = "2001:db8::/33"
+ipv4_prefixes = ["198.51.100.0/24", "198.51.100.0/23", "bogus"]
+"#;
+        let e = err(text);
+        let lines: Vec<&str> = e.lines().collect();
+        assert_eq!(lines.len(), 6, "{e}");
+        assert!(lines.iter().all(|l| l.starts_with("sixgate.toml: ")), "{e}");
+        assert_semantic(&e, "bpf.pin_path", "\"relative\"", "absolute");
+        assert_semantic(
+            &e,
+            "interfaces.ipv4",
+            "\"a-very-long-interface-name\"",
+            "26 bytes",
+        );
+        assert_semantic(&e, "interfaces.ipv6", "\"eth 1\"", "cannot contain");
+        assert_semantic(&e, "siit.pool6", "\"2001:db8::/33\"", "prefix length 33");
+        assert_semantic(
+            &e,
+            "siit.ipv4_prefixes[1]",
+            "\"198.51.100.0/23\"",
+            "overlaps",
+        );
+        assert_semantic(&e, "siit.ipv4_prefixes[2]", "\"bogus\"", "ADDRESS/LENGTH");
+    }
+
+    #[test]
+    fn check_host_finds_interfaces() {
+        let mut c = parse(MINIMAL).unwrap();
+        c.ipv4_interface = "lo".into();
+        c.ipv6_interface = "lo".into();
+        c.check_host().unwrap();
+        c.ipv4_interface = "sixgate-nosuch9".into();
+        let e = c.check_host().unwrap_err().0;
+        assert_eq!(
+            e,
+            "sixgate.toml: interfaces.ipv4 = \"sixgate-nosuch9\": no such network interface on this host"
+        );
+        c.ipv6_interface = "sixgate-nosuch8".into();
+        let e = c.check_host().unwrap_err().0;
+        assert_eq!(e.lines().count(), 2, "{e}");
+        assert_semantic(
+            &e,
+            "interfaces.ipv6",
+            "\"sixgate-nosuch8\"",
+            "no such network interface",
+        );
+    }
+
+    #[test]
+    fn interface_index_of_loopback() {
+        assert!(interface_index("lo").is_some());
+        assert_eq!(interface_index("sixgate-nosuch9"), None);
+        assert_eq!(interface_index("l\0o"), None);
+    }
+
+    #[test]
+    fn load_names_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sixgate.toml");
+        std::fs::write(&path, MINIMAL.replace("2001:db8:64::/96", "2001:db8::/33")).unwrap();
+        let e = Config::load(&path).unwrap_err().0;
+        assert!(
+            e.starts_with(&format!("{}: siit.pool6", path.display())),
+            "{e}"
+        );
+        let e = Config::load(&dir.path().join("absent.toml")).unwrap_err().0;
+        assert!(e.contains("absent.toml: cannot read"), "{e}");
+    }
+
+    #[test]
+    fn line_col_counts_characters() {
+        let text = "a\nbé = 1\n";
+        assert_eq!(line_col(text, 0), (1, 1));
+        assert_eq!(line_col(text, 2), (2, 1));
+        assert_eq!(line_col(text, 5), (2, 3)); // after the 2-byte 'é'
+        assert_eq!(line_col(text, text.len()), (3, 1));
+        assert_eq!(line_col(text, 4), (2, 2)); // inside 'é': its start
+    }
+}
