@@ -74,6 +74,14 @@ fn expected_6to4(input: &[u8], l4: L4, pay: &[u8], ttl: u8, macs: ([u8; 6], [u8;
 /// 2.4 vectors as the client address: TCP, UDP, echo request and reply.
 #[test]
 fn translates_4to6_for_every_prefix_length_and_transport() {
+    // RFC 7915 Appendix A: the server's IPv6 form with the /40 prefix; the
+    // expected destinations below come from the same Rust embedding.
+    let (prefix, v4, v6) = RFC6052_EXAMPLES[7];
+    assert_eq!(v4.parse::<Ipv4Addr>().unwrap().octets(), SERVER);
+    assert_eq!(
+        embed(prefix, SERVER),
+        v6.parse::<Ipv6Addr>().unwrap().octets()
+    );
     with_gateway(ROUTED, |gw| {
         for (prefix, v4, v6) in RFC6052_EXAMPLES.iter().take(6) {
             assert_eq!(*v4, "192.0.2.33");
