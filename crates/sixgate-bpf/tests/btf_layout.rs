@@ -66,12 +66,7 @@ fn btf_structs() -> Structs {
     structs
 }
 
-fn check(
-    structs: &Structs,
-    name: &str,
-    size: usize,
-    fields: &[(&str, usize)],
-) {
+fn check(structs: &Structs, name: &str, size: usize, fields: &[(&str, usize)]) {
     let (btf_size, btf_fields) = structs
         .get(name)
         .unwrap_or_else(|| panic!("no struct {name} in BTF"));

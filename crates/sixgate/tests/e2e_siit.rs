@@ -1,0 +1,492 @@
+//! End-to-end stateless SIIT: an IPv4-only client talks to an IPv6-only
+//! server through the real `sixgate run` daemon, in network namespaces built
+//! by `sixgate-testnet`, with real tools (curl, socat, ping) and a real HTTP
+//! server. Needs root; without it every test fails with a clear message.
+//!
+//! Each test builds its own topology (unique namespace names and pin path),
+//! so the tests run in parallel and clean up after themselves on failure.
+
+use std::io::Write as _;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use sha2::{Digest, Sha256};
+use sixgate_testnet::{
+    file_bytes, parse_log_line, require_root, Gateway, GatewayConfig, HttpServer, Process,
+    SiitTopology, HTTP_PORT,
+};
+
+const SIXGATE: &str = env!("CARGO_BIN_EXE_sixgate");
+const MIB: usize = 1 << 20;
+
+/// A topology with a running gateway; fields drop top to bottom: the HTTP
+/// server and the daemon stop before the pin path and namespaces go away.
+struct Env {
+    http: Option<HttpServer>,
+    gateway: Gateway,
+    config: GatewayConfig,
+    topo: SiitTopology,
+}
+
+impl Env {
+    fn new() -> Env {
+        if let Err(e) = require_root() {
+            panic!("e2e tests cannot run: {e}");
+        }
+        let topo = SiitTopology::new().expect("build the SIIT topology");
+        let config = topo.gateway_config().expect("write the gateway config");
+        let gateway = topo
+            .start_gateway(Path::new(SIXGATE), &config)
+            .expect("start `sixgate run`");
+        Env {
+            http: None,
+            gateway,
+            config,
+            topo,
+        }
+    }
+
+    fn with_http() -> Env {
+        let mut env = Env::new();
+        env.http = Some(env.topo.start_http_server().expect("start the HTTP server"));
+        env
+    }
+
+    fn http(&self) -> &HttpServer {
+        self.http.as_ref().expect("HTTP server started")
+    }
+
+    /// Counters, daemon stderr and the gw's tc state, for failure messages.
+    fn diagnostics(&self) -> String {
+        let stats = self
+            .gateway
+            .stats()
+            .unwrap_or_else(|e| format!("(stats failed: {e})"));
+        let tc = |dev: &str| {
+            self.topo
+                .gw
+                .run("tc", ["filter", "show", "dev", dev, "ingress"])
+                .unwrap_or_else(|e| e.to_string())
+        };
+        format!(
+            "--- sixgate stats ({}):\n{stats}--- daemon stderr:\n{}--- tc gw-v4 ingress:\n{}\
+             --- tc gw-v6 ingress:\n{}--- config:\n{}",
+            self.config.pin_path.display(),
+            self.gateway.process().stderr_text(),
+            tc(SiitTopology::GW_V4_IF),
+            tc(SiitTopology::GW_V6_IF),
+            self.config.text(),
+        )
+    }
+
+    /// Runs a command in the client (or any) namespace; panics with output
+    /// and diagnostics unless it exits 0. Returns stdout bytes.
+    fn run_ok(&self, what: &str, mut cmd: Command) -> Vec<u8> {
+        let out = cmd
+            .output()
+            .unwrap_or_else(|e| panic!("{what}: cannot run: {e}"));
+        if !out.status.success() {
+            panic!(
+                "{what} failed ({}):\nstdout:\n{}\nstderr:\n{}\n{}",
+                out.status,
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr),
+                self.diagnostics()
+            );
+        }
+        out.stdout
+    }
+}
+
+fn sha256_hex(data: &[u8]) -> String {
+    let d = Sha256::digest(data);
+    d.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn server_url(path: &str) -> String {
+    format!("http://{}:{HTTP_PORT}{path}", SiitTopology::SERVER_V4)
+}
+
+/// curl with the options every test wants: quiet, fail on HTTP errors, no proxy, bounded.
+fn curl_args() -> Vec<String> {
+    [
+        "-sS",
+        "--fail",
+        "--noproxy",
+        "*",
+        "--max-time",
+        "30",
+        "--connect-timeout",
+        "10",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
+#[test]
+fn http_download_1mib_over_ipv4_matches_server_bytes() {
+    let env = Env::with_http();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("download");
+    let mut args = curl_args();
+    args.extend([
+        "-o".into(),
+        out.display().to_string(),
+        server_url(&format!("/file/{MIB}")),
+    ]);
+    let t = Instant::now();
+    env.run_ok("curl download", env.topo.client.cmd("curl", &args));
+    let elapsed = t.elapsed();
+    let got = std::fs::read(&out).unwrap();
+    let expected = file_bytes(MIB);
+    assert_eq!(got.len(), MIB, "download size\n{}", env.diagnostics());
+    assert_eq!(
+        sha256_hex(&got),
+        sha256_hex(&expected),
+        "downloaded bytes differ from what the server generated\n{}",
+        env.diagnostics()
+    );
+    let line = env
+        .http()
+        .wait_for_log(&format!("path=/file/{MIB}"), Duration::from_secs(5))
+        .unwrap();
+    assert!(line.contains(&format!("bytes={MIB}")), "{line}");
+    eprintln!("1 MiB download took {elapsed:?}");
+}
+
+#[test]
+fn http_upload_1mib_over_ipv4_server_reports_same_sha256() {
+    let env = Env::with_http();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("upload");
+    // Different bytes from any /file/N download: reversed generator output.
+    let mut data = file_bytes(MIB + 1);
+    data.reverse();
+    data.truncate(MIB);
+    std::fs::write(&file, &data).unwrap();
+    let expected = sha256_hex(&data);
+
+    let mut args = curl_args();
+    args.extend([
+        "-T".into(),
+        file.display().to_string(),
+        server_url("/upload"),
+    ]);
+    let reply = env.run_ok("curl upload", env.topo.client.cmd("curl", &args));
+    let reply = String::from_utf8_lossy(&reply);
+    assert_eq!(
+        reply.trim(),
+        expected,
+        "server's SHA-256 of the upload differs\n{}",
+        env.diagnostics()
+    );
+    let line = env
+        .http()
+        .wait_for_log("path=/upload", Duration::from_secs(5))
+        .unwrap();
+    let fields = parse_log_line(&line);
+    assert!(fields.contains(&("method", "PUT")), "{line}");
+    assert!(fields.contains(&("bytes", &MIB.to_string())), "{line}");
+    assert!(fields.contains(&("sha256", expected.as_str())), "{line}");
+}
+
+#[test]
+fn server_sees_client_as_pool6_address() {
+    let env = Env::with_http();
+    let mut args = curl_args();
+    args.push(server_url("/"));
+    let body = env.run_ok("curl /", env.topo.client.cmd("curl", &args));
+    let body = String::from_utf8_lossy(&body);
+    let client6 = SiitTopology::CLIENT_V6.to_string();
+    assert_eq!(client6, "2001:db8:64::c000:20a");
+    assert!(body.contains(&format!("you are {client6}")), "{body}");
+    let line = env
+        .http()
+        .wait_for_log("path=/ ", Duration::from_secs(5))
+        .unwrap();
+    assert!(
+        parse_log_line(&line).contains(&("client", client6.as_str())),
+        "server log shows another client address: {line}"
+    );
+}
+
+/// Waits until a UDP socket listens on `port` in the server namespace.
+fn wait_udp_listening(env: &Env, port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let out = env
+            .topo
+            .server
+            .run("ss", ["-H", "-u", "-l", "-n", &format!("sport = :{port}")])
+            .unwrap_or_default();
+        if !out.trim().is_empty() {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "socat did not start listening on udp/{port}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn udp_echo_over_ipv4_returns_identical_payload() {
+    let env = Env::new();
+    const PORT: u16 = 7777;
+    let server: Process = env
+        .topo
+        .server
+        .spawn(
+            "socat udp echo",
+            env.topo.server.cmd(
+                "socat",
+                ["-T", "30", &format!("UDP6-RECVFROM:{PORT},fork"), "PIPE"],
+            ),
+        )
+        .unwrap();
+    wait_udp_listening(&env, PORT);
+
+    // 1200 bytes: well under the IPv6 MTU after translation (+20).
+    let payload: Vec<u8> = file_bytes(1200).iter().map(|b| b'a' + b % 26).collect();
+    let mut child = env
+        .topo
+        .client
+        .cmd(
+            "socat",
+            [
+                "-t",
+                "1.5",
+                "-T",
+                "5",
+                "-",
+                &format!("UDP4:{}:{PORT}", SiitTopology::SERVER_V4),
+            ],
+        )
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn socat client");
+    child.stdin.take().unwrap().write_all(&payload).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "socat client failed ({}): {}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr),
+        env.diagnostics()
+    );
+    assert_eq!(
+        out.stdout.len(),
+        payload.len(),
+        "echo size (server stderr: {})\n{}",
+        server.stderr_text(),
+        env.diagnostics()
+    );
+    assert!(out.stdout == payload, "echoed payload differs");
+}
+
+/// Runs ping and returns its stdout; panics with diagnostics on failure.
+fn ping(env: &Env, ns: &sixgate_testnet::Netns, v6: bool, dst: &str) -> String {
+    let mut args = vec![];
+    if v6 {
+        args.push("-6");
+    }
+    args.extend(["-c", "3", "-i", "0.2", "-W", "2", "-w", "10", dst]);
+    let out = env.run_ok(
+        &format!("ping {dst} from {}", ns.role()),
+        ns.cmd("ping", &args),
+    );
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[test]
+fn ping_client_to_server_ipv4_ttl_decremented_once() {
+    let env = Env::new();
+    let out = ping(
+        &env,
+        &env.topo.client,
+        false,
+        &SiitTopology::SERVER_V4.to_string(),
+    );
+    assert!(
+        out.contains(" 0% packet loss"),
+        "{out}\n{}",
+        env.diagnostics()
+    );
+    // The server answers with hop limit 64; one translation hop makes it 63.
+    assert!(
+        out.contains("ttl=63"),
+        "expected ttl=63:\n{out}\n{}",
+        env.diagnostics()
+    );
+    assert!(!out.contains("ttl=64") && !out.contains("ttl=62"), "{out}");
+}
+
+#[test]
+fn ping_server_to_client_ipv6_hop_limit_decremented_once() {
+    let env = Env::new();
+    let out = ping(
+        &env,
+        &env.topo.server,
+        true,
+        &SiitTopology::CLIENT_V6.to_string(),
+    );
+    assert!(
+        out.contains(" 0% packet loss"),
+        "{out}\n{}",
+        env.diagnostics()
+    );
+    assert!(
+        out.contains("ttl=63"),
+        "expected ttl=63 (hop limit):\n{out}\n{}",
+        env.diagnostics()
+    );
+    assert!(!out.contains("ttl=64") && !out.contains("ttl=62"), "{out}");
+}
+
+/// `packets` of one counter in `sixgate stats --json` output.
+fn counter_packets(json: &serde_json::Value, name: &str) -> u64 {
+    json["counters"][name]["packets"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("counter {name} missing in {json}"))
+}
+
+#[test]
+fn stats_json_counts_translated_packets_both_ways() {
+    let env = Env::new();
+    let before: serde_json::Value =
+        serde_json::from_str(&env.gateway.stats_json().expect("sixgate stats --json"))
+            .expect("stats --json is JSON");
+    assert_eq!(counter_packets(&before, "xlat46_redirect"), 0, "{before}");
+    ping(
+        &env,
+        &env.topo.client,
+        false,
+        &SiitTopology::SERVER_V4.to_string(),
+    );
+    ping(
+        &env,
+        &env.topo.server,
+        true,
+        &SiitTopology::CLIENT_V6.to_string(),
+    );
+    let text = env.gateway.stats_json().expect("sixgate stats --json");
+    let after: serde_json::Value = serde_json::from_str(&text).expect("stats --json is JSON");
+    // 3 requests + 3 replies in each direction, at least.
+    assert!(counter_packets(&after, "xlat46_redirect") >= 6, "{text}");
+    assert!(counter_packets(&after, "xlat64_redirect") >= 6, "{text}");
+    assert!(
+        after["counters"]["xlat46_redirect"]["bytes"]
+            .as_u64()
+            .unwrap_or(0)
+            > 0,
+        "{text}"
+    );
+    // The plain table names the same counters.
+    let table = env.gateway.stats().expect("sixgate stats");
+    assert!(
+        table.lines().any(|l| l.starts_with("xlat46_redirect ")),
+        "{table}"
+    );
+    assert!(
+        table.lines().any(|l| l.starts_with("drop_ttl_expired ")),
+        "{table}"
+    );
+}
+
+/// Every BPF attachment (TCX, tc filter, XDP) on the gw's two interfaces.
+fn attached_programs(topo: &SiitTopology) -> String {
+    let mut found = String::new();
+    for dev in [SiitTopology::GW_V4_IF, SiitTopology::GW_V6_IF] {
+        for a in topo.gw.attached_bpf(dev).expect("query BPF attachments") {
+            found.push_str(&format!("{dev}: {a}\n"));
+        }
+    }
+    found
+}
+
+#[test]
+fn bad_config_is_rejected_naming_file_and_key_and_attaches_nothing() {
+    require_root().unwrap_or_else(|e| panic!("e2e tests cannot run: {e}"));
+    let topo = SiitTopology::new().expect("build the SIIT topology");
+    let config = GatewayConfig::from_text(|pin| {
+        format!(
+            "[bpf]\npin_path = \"{}\"\n\n[interfaces]\nipv4 = \"{}\"\nipv6 = \"{}\"\n\n\
+             [siit]\npool6 = \"{}\"\nipv4_prefixes = [\"{}\"]\nbogus_knob = 1\n",
+            pin.display(),
+            SiitTopology::GW_V4_IF,
+            SiitTopology::GW_V6_IF,
+            SiitTopology::POOL6,
+            SiitTopology::IPV4_PREFIX,
+        )
+    })
+    .unwrap();
+    let daemon = topo
+        .gw
+        .spawn(
+            "sixgate run (bad config)",
+            topo.gw.cmd_keep_mounts(
+                SIXGATE,
+                ["run".as_ref(), "--config".as_ref(), config.path.as_os_str()],
+            ),
+        )
+        .unwrap();
+    let status = daemon
+        .wait_timeout(Duration::from_secs(20))
+        .expect("`sixgate run` with a bad config must exit by itself");
+    let stderr = daemon.stderr_text();
+    assert!(
+        !status.success(),
+        "exited {status} with a bad config; stderr:\n{stderr}"
+    );
+    assert!(
+        stderr.contains(&config.path.display().to_string()),
+        "error does not name the file {}:\n{stderr}",
+        config.path.display()
+    );
+    assert!(
+        stderr.contains("bogus_knob"),
+        "error does not name the key:\n{stderr}"
+    );
+    assert!(
+        !daemon.stdout_text().contains(sixgate_testnet::READY_LINE),
+        "printed ready with a bad config"
+    );
+    let attached = attached_programs(&topo);
+    assert!(attached.is_empty(), "programs left attached:\n{attached}");
+    let pinned: Vec<_> = std::fs::read_dir(&config.pin_path)
+        .map(|d| d.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(
+        pinned.is_empty(),
+        "things pinned under {}: {pinned:?}",
+        config.pin_path.display()
+    );
+}
+
+#[test]
+fn sigterm_detaches_everything() {
+    let env = Env::new();
+    let attached = attached_programs(&env.topo);
+    assert!(!attached.is_empty(), "nothing attached while running");
+    let Env {
+        http,
+        gateway,
+        config,
+        topo,
+    } = env;
+    drop(http);
+    let status = gateway.stop().expect("daemon exits on SIGTERM");
+    assert!(status.success(), "daemon exited {status} on SIGTERM");
+    let attached = attached_programs(&topo);
+    assert!(
+        attached.is_empty(),
+        "programs still attached after SIGTERM:\n{attached}"
+    );
+    drop(config);
+    drop(topo);
+}
