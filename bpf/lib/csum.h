@@ -63,66 +63,67 @@ static __always_inline __u16 csum_ipv4_header(const struct iphdr *ip4)
 	return csum_fold(sum);
 }
 
-/* Sum of `len` packet bytes starting at `off` (odd tail padded with zero,
- * RFC 1071). The caller must have linearised the packet with
- * bpf_skb_pull_data(). Returns -1 when the bytes are not all present.
- * Whole 512-byte blocks go through bpf_csum_diff (one helper call each, so
- * the verifier sees a short loop), the rest word by word. */
+/* Scratch space for csum_skb_bytes: packet bytes are copied here with
+ * bpf_skb_load_bytes, so the skb need not be linear. */
 #define CSUM_BLOCK 512
-static __always_inline int csum_skb_bytes(struct __sk_buff *skb, __u32 off, __u32 len, __u32 *sum)
-{
-	void *data = (void *)(long)skb->data;
-	void *data_end = (void *)(long)skb->data_end;
-	__u32 acc = *sum, done = 0, i;
-	__u8 *p;
+struct csum_scratch {
+	__u8 b[CSUM_BLOCK];
+};
 
-	if (len > UDP_ZERO_CSUM_MAX_LEN || off > 128)
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct csum_scratch);
+} sixgate_csum_scratch SEC(".maps");
+
+/* Sum of `len` packet bytes starting at `off` (odd tail padded with zero,
+ * RFC 1071), added to `seed`. Returns the 32-bit sum, or -1 if the bytes
+ * are not there. 512-byte blocks are copied out and summed by
+ * bpf_csum_diff; the tail is zero-padded to a whole word.
+ *
+ * A global (non-static, noinline) function: the verifier checks it once, on
+ * its own, instead of once per path that reaches it, which keeps the main
+ * program far below the verifier's complexity limit. */
+__attribute__((noinline)) __s64 csum_skb_bytes(struct __sk_buff *skb, __u32 off, __u32 len, __u32 seed)
+{
+	struct csum_scratch *buf;
+	__u32 zero = 0, acc = seed, done = 0, rest, padded, i;
+	__s64 r;
+
+	buf = bpf_map_lookup_elem(&sixgate_csum_scratch, &zero);
+	if (!buf || len > UDP_ZERO_CSUM_MAX_LEN)
 		return -1;
 	for (i = 0; i < UDP_ZERO_CSUM_MAX_LEN / CSUM_BLOCK; i++) {
-		__s64 r;
-
 		if (len - done < CSUM_BLOCK)
 			break;
-		p = data + off + (done & 0x3fff);
-		if ((void *)(p + CSUM_BLOCK) > data_end)
+		if (bpf_skb_load_bytes(skb, off + done, buf->b, CSUM_BLOCK))
 			return -1;
-		r = bpf_csum_diff(NULL, 0, (void *)p, CSUM_BLOCK, acc);
+		r = bpf_csum_diff(NULL, 0, (__be32 *)buf->b, CSUM_BLOCK, acc);
 		if (r < 0)
 			return -1;
 		acc = (__u32)r;
 		done += CSUM_BLOCK;
 	}
-	for (i = 0; i < CSUM_BLOCK / 4; i++) {
-		if (len - done < 4)
-			break;
-		p = data + off + (done & 0x3fff);
-		if ((void *)(p + 4) > data_end)
-			return -1;
-		acc = csum_add(acc, *(__u32 *)p);
-		done += 4;
-	}
-	if (len > done) {
-		__u32 w = 0;
-		__u8 *wb = (__u8 *)&w;
-
-		p = data + off + (done & 0x3fff);
-		if ((void *)(p + 1) > data_end)
-			return -1;
-		wb[0] = p[0];
-		if (len - done > 1) {
-			if ((void *)(p + 2) > data_end)
-				return -1;
-			wb[1] = p[1];
-		}
-		if (len - done > 2) {
-			if ((void *)(p + 3) > data_end)
-				return -1;
-			wb[2] = p[2];
-		}
-		acc = csum_add(acc, w);
-	}
-	*sum = acc;
-	return 0;
+	rest = (len - done) & (CSUM_BLOCK - 1);
+	if (rest == 0)
+		return acc;
+	padded = (rest + 3) & ~3u;
+	if (padded > CSUM_BLOCK) /* cannot happen; tells the verifier */
+		return -1;
+	/* Zero the pad bytes first: the copy below only covers `rest`. */
+	if (padded > rest)
+		buf->b[rest & (CSUM_BLOCK - 1)] = 0;
+	if (padded > rest + 1)
+		buf->b[(rest + 1) & (CSUM_BLOCK - 1)] = 0;
+	if (padded > rest + 2)
+		buf->b[(rest + 2) & (CSUM_BLOCK - 1)] = 0;
+	if (bpf_skb_load_bytes(skb, off + done, buf->b, rest))
+		return -1;
+	r = bpf_csum_diff(NULL, 0, (__be32 *)buf->b, padded, acc);
+	if (r < 0)
+		return -1;
+	return (__u32)r;
 }
 
 #endif

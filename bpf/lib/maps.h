@@ -20,6 +20,10 @@ struct sixgate_config {
 	/* SIXGATE_CFG_* bits. */
 	__u8 flags;
 	__u8 pad[2];
+	/* Byte positions of the four IPv4 octets inside an address of pool6
+	 * (RFC 6052 2.2, figure 1), computed by the daemon from pool6_len:
+	 * embedding and extraction become four indexed moves, no branches. */
+	__u8 v4_pos[4];
 };
 
 /* pool6 is the well-known prefix 64:ff9b::/96 (RFC 6052 3.1 applies). */

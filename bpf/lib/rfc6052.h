@@ -16,44 +16,17 @@ static __always_inline bool rfc6052_in_pool6(const struct sixgate_config *cfg, c
 
 /* RFC 6052 2.2: place the IPv4 address after the prefix, skipping bits
  * 64-71 (the "u" octet, always zero); the suffix is zero. pool6 is stored
- * with every bit past its length zero, so copying it clears u and suffix. */
+ * with every bit past its length zero, so copying it clears u and suffix;
+ * cfg->v4_pos says where each IPv4 octet goes for this prefix length. */
 static __always_inline void rfc6052_embed(const struct sixgate_config *cfg, __be32 v4, union v6addr *out)
 {
 	const __u8 *b = (const __u8 *)&v4;
 
 	*out = cfg->pool6;
-	switch (cfg->pool6_len) {
-	case 32:
-		out->w[1] = v4;
-		break;
-	case 40:
-		out->b[5] = b[0];
-		out->b[6] = b[1];
-		out->b[7] = b[2];
-		out->b[9] = b[3];
-		break;
-	case 48:
-		out->b[6] = b[0];
-		out->b[7] = b[1];
-		out->b[9] = b[2];
-		out->b[10] = b[3];
-		break;
-	case 56:
-		out->b[7] = b[0];
-		out->b[9] = b[1];
-		out->b[10] = b[2];
-		out->b[11] = b[3];
-		break;
-	case 64:
-		out->b[9] = b[0];
-		out->b[10] = b[1];
-		out->b[11] = b[2];
-		out->b[12] = b[3];
-		break;
-	default: /* 96; the daemon only ever writes the six legal lengths */
-		out->w[3] = v4;
-		break;
-	}
+	out->b[cfg->v4_pos[0] & 15] = b[0];
+	out->b[cfg->v4_pos[1] & 15] = b[1];
+	out->b[cfg->v4_pos[2] & 15] = b[2];
+	out->b[cfg->v4_pos[3] & 15] = b[3];
 }
 
 /* RFC 6052 2.2, the reverse: the IPv4 address embedded in `a`. The caller has
@@ -63,36 +36,10 @@ static __always_inline __be32 rfc6052_extract(const struct sixgate_config *cfg, 
 	__be32 v4;
 	__u8 *b = (__u8 *)&v4;
 
-	switch (cfg->pool6_len) {
-	case 32:
-		return a->w[1];
-	case 40:
-		b[0] = a->b[5];
-		b[1] = a->b[6];
-		b[2] = a->b[7];
-		b[3] = a->b[9];
-		break;
-	case 48:
-		b[0] = a->b[6];
-		b[1] = a->b[7];
-		b[2] = a->b[9];
-		b[3] = a->b[10];
-		break;
-	case 56:
-		b[0] = a->b[7];
-		b[1] = a->b[9];
-		b[2] = a->b[10];
-		b[3] = a->b[11];
-		break;
-	case 64:
-		b[0] = a->b[9];
-		b[1] = a->b[10];
-		b[2] = a->b[11];
-		b[3] = a->b[12];
-		break;
-	default:
-		return a->w[3];
-	}
+	b[0] = a->b[cfg->v4_pos[0] & 15];
+	b[1] = a->b[cfg->v4_pos[1] & 15];
+	b[2] = a->b[cfg->v4_pos[2] & 15];
+	b[3] = a->b[cfg->v4_pos[3] & 15];
 	return v4;
 }
 

@@ -3,6 +3,7 @@
 #ifndef SIXGATE_XLAT46_H
 #define SIXGATE_XLAT46_H
 
+#include "bigtcp.h"
 #include "csum.h"
 #include "fib.h"
 #include "rfc6052.h"
@@ -24,16 +25,15 @@ static __always_inline int xlat46_udp_zero_csum(struct __sk_buff *skb, __u32 l4_
 {
 	void *data, *data_end;
 	struct udphdr *udp;
-	__u32 sum = pseudo6;
+	__s64 full;
 	__u16 check;
 
 	if (l4_len > UDP_ZERO_CSUM_MAX_LEN)
 		return DROP(DROP_UDP_ZERO_CSUM_TOO_BIG);
-	if (bpf_skb_pull_data(skb, L4_OFF4 + l4_len))
-		return DROP(DROP_HELPER_FAILED);
-	if (csum_skb_bytes(skb, L4_OFF4, l4_len, &sum))
+	full = csum_skb_bytes(skb, L4_OFF4, l4_len, pseudo6);
+	if (full < 0)
 		return DROP(DROP_TRUNCATED);
-	check = csum_fold(sum);
+	check = csum_fold((__u32)full);
 	if (check == 0)
 		check = 0xffff; /* RFC 768: a computed 0 is sent as all ones */
 
@@ -107,9 +107,10 @@ static __always_inline int xlat46(struct __sk_buff *skb, const struct sixgate_co
 		return DROP(DROP_TRUNCATED);
 	if (ip4->ihl > 5)
 		return DROP(DROP_IPV4_OPTIONS);
-	tot_len = bpf_ntohs(ip4->tot_len);
-	if (tot_len < IPV4_HLEN || tot_len > skb->len - ETH_HLEN)
+	ret = bigtcp_ipv4_len(skb, ip4);
+	if (ret < 0)
 		return DROP(DROP_TRUNCATED);
+	tot_len = ret;
 	if (csum_ipv4_header(ip4) != ip4->check)
 		return DROP(DROP_IPV4_CHECKSUM);
 	if (ip4->frag_off & bpf_htons(IPV4_FLAG_MF | IPV4_FRAG_OFFSET_MASK))
@@ -195,6 +196,8 @@ static __always_inline int xlat46(struct __sk_buff *skb, const struct sixgate_co
 
 	if (bpf_skb_change_proto(skb, bpf_htons(ETH_P_IPV6), 0))
 		return DROP(DROP_HELPER_FAILED);
+	if (l4_len > IPV6_MAXPLEN && bigtcp_push_jumbo(skb, l4_len))
+		return DROP(DROP_HELPER_FAILED);
 
 	data = (void *)(long)skb->data;
 	data_end = (void *)(long)skb->data_end;
@@ -204,15 +207,21 @@ static __always_inline int xlat46(struct __sk_buff *skb, const struct sixgate_co
 		return DROP(DROP_HELPER_FAILED);
 	eth->h_proto = bpf_htons(ETH_P_IPV6);
 	/* RFC 7915 4.1: traffic class = TOS, flow label 0, payload length =
-	 * total length - IPv4 header, next header = protocol (ICMP -> 58),
+	 * total length - IPv4 header (BIG TCP: 0 and a jumbo header), next
+	 * header = protocol (ICMP -> 58),
 	 * hop limit = TTL - 1, addresses per RFC 6052. */
 	ip6->version = 6;
 	ip6->priority = tos >> 4;
 	ip6->flow_lbl[0] = (__u8)(tos << 4);
 	ip6->flow_lbl[1] = 0;
 	ip6->flow_lbl[2] = 0;
-	ip6->payload_len = bpf_htons((__u16)l4_len);
-	ip6->nexthdr = proto;
+	if (l4_len > IPV6_MAXPLEN) {
+		ip6->payload_len = 0;
+		ip6->nexthdr = IPPROTO_HOPOPTS;
+	} else {
+		ip6->payload_len = bpf_htons((__u16)l4_len);
+		ip6->nexthdr = proto;
+	}
 	ip6->hop_limit = hop_limit;
 	ip6->saddr = src6.in6;
 	ip6->daddr = dst6.in6;

@@ -3,6 +3,7 @@
 #ifndef SIXGATE_XLAT64_H
 #define SIXGATE_XLAT64_H
 
+#include "bigtcp.h"
 #include "csum.h"
 #include "fib.h"
 #include "rfc6052.h"
@@ -92,7 +93,7 @@ static __always_inline int xlat64(struct __sk_buff *skb, const struct sixgate_co
 	union v6addr src6, dst6;
 	struct iphdr *ip4;
 	struct ethhdr *eth;
-	__u32 l4_len, tot_len, addr_diff;
+	__u32 l4_len, tot_len, addr_diff, hbh_len;
 	__be32 src4, dst4;
 	__u16 l4_check;
 	__u8 tclass, hop_limit, proto, proto4, ttl;
@@ -101,10 +102,10 @@ static __always_inline int xlat64(struct __sk_buff *skb, const struct sixgate_co
 
 	if ((void *)(ip6 + 1) > data_end)
 		return DROP(DROP_TRUNCATED);
-	l4_len = bpf_ntohs(ip6->payload_len);
-	if (l4_len + IPV6_HLEN > skb->len - ETH_HLEN)
+	ret = bigtcp_ipv6_len(skb, ip6, &proto, &hbh_len);
+	if (ret < 0)
 		return DROP(DROP_TRUNCATED);
-	proto = ip6->nexthdr;
+	l4_len = ret;
 	if (proto == IPPROTO_FRAGMENT)
 		return DROP(DROP_IPV6_FRAGMENT);
 	if (ipv6_is_exthdr(proto))
@@ -134,7 +135,7 @@ static __always_inline int xlat64(struct __sk_buff *skb, const struct sixgate_co
 	hop_limit = ip6->hop_limit;
 	switch (proto) {
 	case IPPROTO_TCP: {
-		struct tcphdr *tcp = data + L4_OFF6;
+		struct tcphdr *tcp = data + L4_OFF6 + hbh_len;
 
 		if ((void *)(tcp + 1) > data_end)
 			return DROP(DROP_TRUNCATED);
@@ -168,6 +169,17 @@ static __always_inline int xlat64(struct __sk_buff *skb, const struct sixgate_co
 	if (verdict == FIB_TOO_BIG)
 		return DROP(DROP_FRAG_NEEDED);
 	ttl = verdict == FIB_REDIRECT ? hop_limit - 1 : hop_limit;
+
+	/* BIG TCP: the jumbo Hop-by-Hop header has no IPv4 equivalent; IPv4
+	 * says "longer than 64 KiB" with tot_len 0. gso_size is unchanged: the
+	 * header was never part of the segments. */
+	if (hbh_len) {
+		if (bpf_skb_adjust_room(skb, -JUMBO_HBH_LEN, BPF_ADJ_ROOM_NET,
+					BPF_F_ADJ_ROOM_FIXED_GSO))
+			return DROP(DROP_HELPER_FAILED);
+		data = (void *)(long)skb->data;
+		data_end = (void *)(long)skb->data_end;
+	}
 
 	if (proto == IPPROTO_ICMPV6) {
 		struct icmp6hdr *icmp6 = data + L4_OFF6;
@@ -204,12 +216,12 @@ static __always_inline int xlat64(struct __sk_buff *skb, const struct sixgate_co
 		return DROP(DROP_HELPER_FAILED);
 	eth->h_proto = bpf_htons(ETH_P_IP);
 	/* RFC 7915 5.1: version 4, IHL 5, TOS = traffic class, total length =
-	 * payload length + 20, DF by the 1260-byte rule, MF 0, offset 0,
+	 * payload length + 20 (BIG TCP: 0), DF by the 1260-byte rule, MF 0, offset 0,
 	 * TTL = hop limit - 1, protocol = next header (58 -> 1). */
 	ip4->version = 4;
 	ip4->ihl = 5;
 	ip4->tos = tclass;
-	ip4->tot_len = bpf_htons((__u16)tot_len);
+	ip4->tot_len = tot_len > IPV6_MAXPLEN ? 0 : bpf_htons((__u16)tot_len);
 	if (tot_len > XLAT64_DF_THRESHOLD) {
 		ip4->id = 0;
 		ip4->frag_off = bpf_htons(IPV4_FLAG_DF);

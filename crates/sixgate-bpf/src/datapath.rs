@@ -12,6 +12,7 @@ use aya::programs::tc::{SchedClassifierLink, TcAttachOptions};
 use aya::programs::{LinkOrder, ProgramError, SchedClassifier, TcAttachType};
 use aya::{Ebpf, EbpfError, EbpfLoader};
 use sixgate_wire::{Ipv4Prefix, Rfc6052Prefix};
+use tracing::warn;
 
 use crate::counters::{sum_counters, CounterValue};
 use crate::maps::{served_v4_key_data, SixgateConfig, CONFIG_MAP, COUNTERS_MAP, SERVED_V4_MAP};
@@ -105,6 +106,12 @@ impl Datapath {
         std::fs::create_dir_all(pin_path)
             .map_err(io_err(format!("creating pin path {}", pin_path.display())))?;
         check_bpffs(pin_path)?;
+        for name in drop_incompatible_pins(pin_path)? {
+            warn!(
+                map = %name,
+                "pinned map has another layout than this version's; replaced (its contents are lost)"
+            );
+        }
         let mut ebpf = EbpfLoader::new()
             .default_map_pin_directory(pin_path)
             .load(TC_OBJECT)
@@ -263,6 +270,36 @@ impl Datapath {
             .ok_or_else(|| missing_map(COUNTERS_MAP))?;
         sum_counters(map)
     }
+}
+
+/// aya reuses a pinned map whatever its layout. A map pinned by another
+/// version with other key/value sizes or capacity would be misread, so such
+/// pins are removed before loading and the map is created afresh. Returns
+/// the names of the maps removed.
+fn drop_incompatible_pins(pin_path: &Path) -> Result<Vec<String>, DatapathError> {
+    let obj = aya_obj::Object::parse(TC_OBJECT).map_err(|e| DatapathError::Io {
+        what: "parsing the embedded eBPF object".into(),
+        source: io::Error::other(e.to_string()),
+    })?;
+    let mut dropped = Vec::new();
+    for (name, map) in &obj.maps {
+        let pin = pin_path.join(name);
+        if !pin.exists() {
+            continue;
+        }
+        let info = aya::maps::MapInfo::from_pin(&pin)
+            .map_err(map_err(format!("inspecting pinned map {}", pin.display())))?;
+        let same = info.key_size() == map.key_size()
+            && info.value_size() == map.value_size()
+            && info.max_entries() == map.max_entries()
+            && info.map_flags() == map.map_flags();
+        if !same {
+            std::fs::remove_file(&pin)
+                .map_err(io_err(format!("removing stale pin {}", pin.display())))?;
+            dropped.push(name.clone());
+        }
+    }
+    Ok(dropped)
 }
 
 fn missing_map(name: &str) -> DatapathError {

@@ -33,6 +33,8 @@ pub struct SixgateConfig {
     pub flags: u8,
     /// Padding, zero.
     pub pad: [u8; 2],
+    /// Byte positions of the IPv4 octets in an embedded address.
+    pub v4_pos: [u8; 4],
 }
 
 // SAFETY: plain bytes, no padding the compiler could leave uninitialised.
@@ -54,6 +56,7 @@ impl SixgateConfig {
             pool6_len: pool6.len(),
             flags,
             pad: [0; 2],
+            v4_pos: pool6.octet_positions().map(|p| p as u8),
         }
     }
 

@@ -89,6 +89,7 @@ fn map_layouts_match_btf() {
             ("pool6_len", offset_of!(SixgateConfig, pool6_len)),
             ("flags", offset_of!(SixgateConfig, flags)),
             ("pad", offset_of!(SixgateConfig, pad)),
+            ("v4_pos", offset_of!(SixgateConfig, v4_pos)),
         ],
     );
     check(

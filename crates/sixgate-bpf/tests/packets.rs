@@ -433,3 +433,45 @@ fn served_prefix_limit_matches_the_map() {
         );
     });
 }
+
+/// A map pinned by another version with another layout is replaced, not
+/// reused (aya would reuse it blindly and the program would misread it).
+#[test]
+fn incompatible_pinned_map_is_replaced() {
+    with_gateway(UNROUTED, |gw| {
+        let pin = gw.pin.clone();
+        let config = pin.join(sixgate_bpf::maps::CONFIG_MAP);
+        std::fs::remove_file(&config).unwrap();
+        // A one-entry array with a 36-byte value, like an older sixgate_config.
+        let made = std::process::Command::new("bpftool")
+            .args(["map", "create"])
+            .arg(&config)
+            .args([
+                "type",
+                "array",
+                "key",
+                "4",
+                "value",
+                "36",
+                "entries",
+                "1",
+                "name",
+                "sixgate_config",
+            ])
+            .status()
+            .expect("bpftool");
+        assert!(made.success());
+        let mut dp = sixgate_bpf::Datapath::load(&pin).expect("load over a stale pin");
+        dp.configure(&sixgate_bpf::SiitParams {
+            pool6: POOL6.parse().unwrap(),
+            ipv4_prefixes: vec!["198.51.100.0/24".parse().unwrap()],
+            wkp_allow_non_global: false,
+        })
+        .unwrap();
+        let info = aya::maps::MapInfo::from_pin(&config).unwrap();
+        assert_eq!(
+            info.value_size() as usize,
+            std::mem::size_of::<sixgate_bpf::maps::SixgateConfig>()
+        );
+    });
+}

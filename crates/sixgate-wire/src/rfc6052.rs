@@ -67,6 +67,12 @@ impl Rfc6052Prefix {
         mask_v6(Ipv6Addr::from(u128::MAX), self.len)
     }
 
+    /// Byte positions of the four IPv4 octets inside an embedded address
+    /// (RFC 6052 2.2, figure 1).
+    pub fn octet_positions(&self) -> [usize; 4] {
+        octet_positions(self.len)
+    }
+
     /// Whether this is the well-known prefix 64:ff9b::/96.
     pub fn is_well_known(&self) -> bool {
         self.len == 96 && self.addr == WELL_KNOWN_PREFIX
