@@ -5,6 +5,7 @@
 #define SIXGATE_FIB_H
 
 #include "common.h"
+#include "maps.h"
 
 /* What to do with a translated packet, decided before it is modified so that
  * the TTL / hop limit is written once, with the right value. */
@@ -65,8 +66,10 @@ static __always_inline int fib_lookup4(struct __sk_buff *skb, struct bpf_fib_loo
 	return bpf_fib_lookup(skb, p, sizeof(*p), 0);
 }
 
-/* Send the (already translated) packet out of the FIB's egress device. */
-static __always_inline int fib_redirect(struct __sk_buff *skb, struct bpf_fib_lookup *p, int rc)
+/* Send the (already translated) packet out of the FIB's egress device, or
+ * into its veth peer (see sixgate_config.peer_ifindex). */
+static __always_inline int fib_redirect(struct __sk_buff *skb, const struct sixgate_config *cfg,
+					struct bpf_fib_lookup *p, int rc)
 {
 	if (rc == BPF_FIB_LKUP_RET_SUCCESS) {
 		void *data = (void *)(long)skb->data;
@@ -77,6 +80,8 @@ static __always_inline int fib_redirect(struct __sk_buff *skb, struct bpf_fib_lo
 			return DROP(DROP_TRUNCATED);
 		__builtin_memcpy(eth->h_dest, p->dmac, ETH_ALEN);
 		__builtin_memcpy(eth->h_source, p->smac, ETH_ALEN);
+		if (p->ifindex == cfg->peer_ifindex[0] || p->ifindex == cfg->peer_ifindex[1])
+			return bpf_redirect_peer(p->ifindex, 0);
 		return bpf_redirect(p->ifindex, 0);
 	} else {
 		/* NO_NEIGH: the FIB left the next hop in ipv4_dst / ipv6_dst;

@@ -24,6 +24,14 @@ struct sixgate_config {
 	 * (RFC 6052 2.2, figure 1), computed by the daemon from pool6_len:
 	 * embedding and extraction become four indexed moves, no branches. */
 	__u8 v4_pos[4];
+	/* Attached interfaces that are veth: a translated packet the FIB sends
+	 * out of one of them goes straight into the peer's ingress with
+	 * bpf_redirect_peer. That skips the peer's backlog queue, and it keeps
+	 * BIG TCP packets intact: on this kernel, transmitting a GSO packet
+	 * whose headers a BPF helper resized (SKB_GSO_DODGY) strips the IPv6
+	 * jumbo header, and the receiving IPv6 stack then drops the packet.
+	 * 0 = unused. */
+	__u32 peer_ifindex[2];
 };
 
 /* pool6 is the well-known prefix 64:ff9b::/96 (RFC 6052 3.1 applies). */

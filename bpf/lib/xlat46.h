@@ -196,8 +196,11 @@ static __always_inline int xlat46(struct __sk_buff *skb, const struct sixgate_co
 
 	if (bpf_skb_change_proto(skb, bpf_htons(ETH_P_IPV6), 0))
 		return DROP(DROP_HELPER_FAILED);
-	if (l4_len > IPV6_MAXPLEN && bigtcp_push_jumbo(skb, l4_len))
-		return DROP(DROP_HELPER_FAILED);
+	if (l4_len > IPV6_MAXPLEN) {
+		if (bigtcp_push_jumbo(skb, l4_len))
+			return DROP(DROP_HELPER_FAILED);
+		count(SG_BIGTCP_XLAT46, skb->len);
+	}
 
 	data = (void *)(long)skb->data;
 	data_end = (void *)(long)skb->data_end;
@@ -231,7 +234,7 @@ static __always_inline int xlat46(struct __sk_buff *skb, const struct sixgate_co
 		return TC_ACT_OK;
 	}
 	*counter = SG_XLAT46_REDIRECT;
-	return fib_redirect(skb, &fib, rc);
+	return fib_redirect(skb, cfg, &fib, rc);
 }
 
 #endif

@@ -221,7 +221,12 @@ static __always_inline int xlat64(struct __sk_buff *skb, const struct sixgate_co
 	ip4->version = 4;
 	ip4->ihl = 5;
 	ip4->tos = tclass;
-	ip4->tot_len = tot_len > IPV6_MAXPLEN ? 0 : bpf_htons((__u16)tot_len);
+	if (tot_len > IPV6_MAXPLEN) {
+		ip4->tot_len = 0;
+		count(SG_BIGTCP_XLAT64, skb->len);
+	} else {
+		ip4->tot_len = bpf_htons((__u16)tot_len);
+	}
 	if (tot_len > XLAT64_DF_THRESHOLD) {
 		ip4->id = 0;
 		ip4->frag_off = bpf_htons(IPV4_FLAG_DF);
@@ -241,7 +246,7 @@ static __always_inline int xlat64(struct __sk_buff *skb, const struct sixgate_co
 		return TC_ACT_OK;
 	}
 	*counter = SG_XLAT64_REDIRECT;
-	return fib_redirect(skb, &fib, rc);
+	return fib_redirect(skb, cfg, &fib, rc);
 }
 
 #endif

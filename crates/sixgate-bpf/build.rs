@@ -23,6 +23,11 @@ fn main() {
     println!("cargo:rerun-if-env-changed=SIXGATE_CLANG");
 
     compile(&bpf_dir.join("prog_tc.c"), &out_dir.join("sixgate_tc.o"));
+    // The parse-only baseline that bench/ times next to the real program.
+    compile(
+        &bpf_dir.join("prog_bench.c"),
+        &out_dir.join("sixgate_bench.o"),
+    );
     generate_counters(
         &bpf_dir.join("lib/counters.def"),
         &out_dir.join("counters.rs"),

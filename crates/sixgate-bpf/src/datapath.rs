@@ -32,6 +32,9 @@ pub struct SiitParams {
     pub ipv4_prefixes: Vec<Ipv4Prefix>,
     /// RFC 6052 3.1 relaxation.
     pub wkp_allow_non_global: bool,
+    /// Indexes of attached interfaces that are veth (at most two are used):
+    /// packets routed out of them are handed to the peer's ingress.
+    pub veth_ifindexes: Vec<u32>,
 }
 
 /// Why loading, programming or attaching the data path failed.
@@ -179,7 +182,11 @@ impl Datapath {
         config
             .set(
                 0,
-                SixgateConfig::new(&params.pool6, params.wkp_allow_non_global),
+                SixgateConfig::new(
+                    &params.pool6,
+                    params.wkp_allow_non_global,
+                    &params.veth_ifindexes,
+                ),
                 0,
             )
             .map_err(map_err(format!("writing {CONFIG_MAP}")))?;

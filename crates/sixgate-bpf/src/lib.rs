@@ -5,6 +5,7 @@
 pub mod counters;
 pub mod datapath;
 pub mod maps;
+pub mod pinned;
 pub mod test_run;
 
 pub use counters::{read_counters, Counter, CounterValue, COUNTERS};
@@ -20,3 +21,16 @@ pub static TC_OBJECT: &[u8] = {
 
 /// Name of the tc program in the object.
 pub const TC_PROGRAM: &str = "sixgate_tc_ingress";
+
+/// The benchmark helpers (bpf/prog_bench.c: a parse-only tc baseline and
+/// an XDP packet generator), 8-byte aligned; used by `sixgate-bench` only,
+/// never attached by the daemon.
+pub static BENCH_OBJECT: &[u8] = {
+    #[repr(C, align(8))]
+    struct Aligned<T: ?Sized>(T);
+    static A: &Aligned<[u8]> = &Aligned(*include_bytes!(concat!(
+        env!("OUT_DIR"),
+        "/sixgate_bench.o"
+    )));
+    &A.0
+};

@@ -35,14 +35,17 @@ pub struct SixgateConfig {
     pub pad: [u8; 2],
     /// Byte positions of the IPv4 octets in an embedded address.
     pub v4_pos: [u8; 4],
+    /// Attached veth interfaces: redirect into their peers (0 = unused).
+    pub peer_ifindex: [u32; 2],
 }
 
 // SAFETY: plain bytes, no padding the compiler could leave uninitialised.
 unsafe impl aya::Pod for SixgateConfig {}
 
 impl SixgateConfig {
-    /// The map value for a pool6 prefix and the RFC 6052 3.1 relaxation.
-    pub fn new(pool6: &Rfc6052Prefix, wkp_allow_non_global: bool) -> Self {
+    /// The map value for a pool6 prefix, the RFC 6052 3.1 relaxation and
+    /// up to two veth interfaces whose peers get packets directly.
+    pub fn new(pool6: &Rfc6052Prefix, wkp_allow_non_global: bool, veth_ifindexes: &[u32]) -> Self {
         let mut flags = 0;
         if pool6.is_well_known() {
             flags |= CFG_POOL6_IS_WKP;
@@ -57,6 +60,10 @@ impl SixgateConfig {
             flags,
             pad: [0; 2],
             v4_pos: pool6.octet_positions().map(|p| p as u8),
+            peer_ifindex: [
+                veth_ifindexes.first().copied().unwrap_or(0),
+                veth_ifindexes.get(1).copied().unwrap_or(0),
+            ],
         }
     }
 

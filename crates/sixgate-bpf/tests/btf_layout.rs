@@ -90,6 +90,7 @@ fn map_layouts_match_btf() {
             ("flags", offset_of!(SixgateConfig, flags)),
             ("pad", offset_of!(SixgateConfig, pad)),
             ("v4_pos", offset_of!(SixgateConfig, v4_pos)),
+            ("peer_ifindex", offset_of!(SixgateConfig, peer_ifindex)),
         ],
     );
     check(

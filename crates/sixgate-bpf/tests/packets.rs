@@ -466,6 +466,7 @@ fn incompatible_pinned_map_is_replaced() {
             pool6: POOL6.parse().unwrap(),
             ipv4_prefixes: vec!["198.51.100.0/24".parse().unwrap()],
             wkp_allow_non_global: false,
+            veth_ifindexes: Vec::new(),
         })
         .unwrap();
         let info = aya::maps::MapInfo::from_pin(&config).unwrap();

@@ -1,9 +1,7 @@
 //! BIG TCP: GSO/GRO size limits above 64 KiB, for IPv6 and IPv4.
 
-use std::ffi::CString;
-
 use crate::socket::{
-    link_attrs, transact, LinkRequest, NLM_F_ACK, NLM_F_REQUEST, RTM_GETLINK, RTM_NEWLINK,
+    get_link, ifindex, link_attrs, transact, LinkRequest, NLM_F_ACK, NLM_F_REQUEST, RTM_NEWLINK,
 };
 use crate::NetlinkError;
 
@@ -71,23 +69,9 @@ impl BigTcpOutcome {
     }
 }
 
-fn ifindex(ifname: &str) -> Result<u32, NetlinkError> {
-    let c = CString::new(ifname).map_err(|_| NetlinkError::NoSuchInterface(ifname.to_string()))?;
-    // SAFETY: c is NUL-terminated.
-    match unsafe { libc::if_nametoindex(c.as_ptr()) } {
-        0 => Err(NetlinkError::NoSuchInterface(ifname.to_string())),
-        i => Ok(i),
-    }
-}
-
 /// Reads `ifname`'s GSO/GRO limits.
 pub fn read_sizes(ifname: &str) -> Result<LinkSizes, NetlinkError> {
-    let index = ifindex(ifname)?;
-    let body = transact(
-        LinkRequest::new(RTM_GETLINK, NLM_F_REQUEST, index),
-        &format!("reading link {ifname}"),
-    )?
-    .ok_or_else(|| NetlinkError::Protocol(format!("no reply for {ifname}")))?;
+    let body = get_link(ifname)?;
     let mut sizes = LinkSizes {
         gso_max_size: 0,
         gro_max_size: 0,

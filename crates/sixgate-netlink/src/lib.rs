@@ -5,11 +5,13 @@
 //! rtnetlink itself: one `RTM_GETLINK` to read, `RTM_NEWLINK` to set.
 
 mod big_tcp;
+mod kind;
 mod socket;
 
 pub use big_tcp::{
     enable_big_tcp, read_sizes, restore_sizes, BigTcpOutcome, LinkSizes, BIG_TCP_DEFAULT_SIZE,
 };
+pub use kind::link_kind;
 
 /// Why a netlink operation failed.
 #[derive(Debug, thiserror::Error)]

@@ -1,5 +1,6 @@
 //! A minimal NETLINK_ROUTE socket: send one request, read the replies.
 
+use std::ffi::CString;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
@@ -142,4 +143,24 @@ pub(crate) fn link_attrs(body: &[u8]) -> Vec<(u16, &[u8])> {
         off += align4(len);
     }
     out
+}
+
+/// The interface index of `ifname` in the calling thread's namespace.
+pub(crate) fn ifindex(ifname: &str) -> Result<u32, NetlinkError> {
+    let c = CString::new(ifname).map_err(|_| NetlinkError::NoSuchInterface(ifname.to_string()))?;
+    // SAFETY: c is NUL-terminated.
+    match unsafe { libc::if_nametoindex(c.as_ptr()) } {
+        0 => Err(NetlinkError::NoSuchInterface(ifname.to_string())),
+        i => Ok(i),
+    }
+}
+
+/// The `RTM_NEWLINK` body (ifinfomsg + attributes) describing `ifname`.
+pub(crate) fn get_link(ifname: &str) -> Result<Vec<u8>, NetlinkError> {
+    let index = ifindex(ifname)?;
+    transact(
+        LinkRequest::new(RTM_GETLINK, NLM_F_REQUEST, index),
+        &format!("reading link {ifname}"),
+    )?
+    .ok_or_else(|| NetlinkError::Protocol(format!("no reply for {ifname}")))
 }

@@ -42,6 +42,11 @@ pub struct Config {
     pub ipv4_prefixes: Vec<Ipv4Prefix>,
     /// Allow non-global IPv4 addresses behind 64:ff9b::/96 (RFC 6052 3.1).
     pub wkp_allow_non_global: bool,
+    /// BIG TCP: (interface, GSO/GRO size) for each interface that wants it,
+    /// each interface once.
+    pub big_tcp: Vec<(String, u32)>,
+    /// Put the interfaces' previous GSO/GRO sizes back on shutdown.
+    pub restore_big_tcp: bool,
 }
 
 /// Why a configuration was rejected.
@@ -130,7 +135,64 @@ fn default_pin_path() -> String {
 struct RawInterfaces {
     ipv4: String,
     ipv6: String,
+    #[serde(default)]
+    ipv4_big_tcp: BigTcpSetting,
+    #[serde(default)]
+    ipv6_big_tcp: BigTcpSetting,
+    #[serde(default = "default_true")]
+    restore_big_tcp: bool,
 }
+
+fn default_true() -> bool {
+    true
+}
+
+/// `false`, `true` (the default size) or a size in bytes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+enum BigTcpSetting {
+    #[default]
+    Off,
+    On,
+    Size(i64),
+}
+
+impl BigTcpSetting {
+    fn written(self) -> String {
+        match self {
+            Self::Off => "false".into(),
+            Self::On => "true".into(),
+            Self::Size(n) => n.to_string(),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for BigTcpSetting {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = BigTcpSetting;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("true, false, or a GSO/GRO size in bytes")
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+                Ok(if v {
+                    BigTcpSetting::On
+                } else {
+                    BigTcpSetting::Off
+                })
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+                Ok(BigTcpSetting::Size(v))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// Largest GSO/GRO size Linux accepts (`GSO_MAX_SIZE`); devices may cap lower.
+const BIG_TCP_MAX_SIZE: i64 = 524_280;
+/// Sizes up to this are plain GSO, not BIG TCP.
+const BIG_TCP_MIN_SIZE: i64 = 65_536;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -161,6 +223,54 @@ impl RawConfig {
         ] {
             if let Err(why) = check_interface_name(name) {
                 problems.add(field, quoted(name), why);
+            }
+        }
+
+        let mut big_tcp: Vec<(String, u32)> = Vec::new();
+        for (field, name, setting) in [
+            (
+                "interfaces.ipv4_big_tcp",
+                &self.interfaces.ipv4,
+                self.interfaces.ipv4_big_tcp,
+            ),
+            (
+                "interfaces.ipv6_big_tcp",
+                &self.interfaces.ipv6,
+                self.interfaces.ipv6_big_tcp,
+            ),
+        ] {
+            let size = match setting {
+                BigTcpSetting::Off => continue,
+                BigTcpSetting::On => sixgate_netlink::BIG_TCP_DEFAULT_SIZE,
+                BigTcpSetting::Size(n)
+                    if (BIG_TCP_MIN_SIZE + 1..=BIG_TCP_MAX_SIZE).contains(&n) =>
+                {
+                    n as u32
+                }
+                BigTcpSetting::Size(_) => {
+                    problems.add(
+                        field,
+                        setting.written(),
+                        format!(
+                            "a BIG TCP size must be above {BIG_TCP_MIN_SIZE} and at most \
+                             {BIG_TCP_MAX_SIZE} bytes (true means {})",
+                            sixgate_netlink::BIG_TCP_DEFAULT_SIZE
+                        ),
+                    );
+                    continue;
+                }
+            };
+            match big_tcp.iter().find(|(n, _)| n == name) {
+                Some(&(_, other)) if other != size => problems.add(
+                    field,
+                    setting.written(),
+                    format!(
+                        "{name} is both interfaces (one-armed) and the other side asks for \
+                         {other}; give both the same value"
+                    ),
+                ),
+                Some(_) => {}
+                None => big_tcp.push((name.clone(), size)),
             }
         }
 
@@ -236,6 +346,8 @@ impl RawConfig {
                 pool6,
                 ipv4_prefixes: prefixes.into_iter().map(|(_, p)| p).collect(),
                 wkp_allow_non_global: siit.wkp_allow_non_global,
+                big_tcp,
+                restore_big_tcp: self.interfaces.restore_big_tcp,
             }),
             _ => Err(problems.lines),
         }
@@ -359,7 +471,7 @@ fn table_of(field: &str) -> Option<&'static str> {
     match field {
         "bpf" | "interfaces" | "siit" => Some(""),
         "pin_path" => Some("bpf"),
-        "ipv4" | "ipv6" => Some("interfaces"),
+        "ipv4" | "ipv6" | "ipv4_big_tcp" | "ipv6_big_tcp" | "restore_big_tcp" => Some("interfaces"),
         "pool6" | "ipv4_prefixes" | "wkp_allow_non_global" => Some("siit"),
         _ => None,
     }
@@ -543,6 +655,9 @@ pin_path = "/sys/fs/bpf/sixgate-test"
 [interfaces]
 ipv4 = "eth0"
 ipv6 = "eth1"
+ipv4_big_tcp = false
+ipv6_big_tcp = 262144
+restore_big_tcp = false
 
 [siit]
 pool6 = "2001:db8:64::/96"
@@ -604,6 +719,8 @@ ipv4_prefixes = ["198.51.100.0/24"]
                     "203.0.113.0/25".parse().unwrap()
                 ],
                 wkp_allow_non_global: true,
+                big_tcp: vec![("eth1".into(), 262_144)],
+                restore_big_tcp: false,
             }
         );
     }
@@ -614,6 +731,8 @@ ipv4_prefixes = ["198.51.100.0/24"]
         assert_eq!(c.pin_path, PathBuf::from(DEFAULT_PIN_PATH));
         assert_eq!(c.pin_path, PathBuf::from("/sys/fs/bpf/sixgate"));
         assert!(!c.wkp_allow_non_global);
+        assert!(c.big_tcp.is_empty());
+        assert!(c.restore_big_tcp);
         // One-armed: both sides on one interface.
         assert_eq!(c.ipv4_interface, c.ipv6_interface);
         // An empty [bpf] table takes the default too.
@@ -631,6 +750,43 @@ ipv4_prefixes = ["198.51.100.0/24"]
         assert_eq!(c.pool6, "2001:db8:64::/96".parse().unwrap());
         assert_eq!(c.ipv4_prefixes, vec!["198.51.100.0/24".parse().unwrap()]);
         assert!(!c.wkp_allow_non_global);
+    }
+
+    #[test]
+    fn big_tcp_settings() {
+        let c = parse(&minimal_with(
+            "ipv6 = \"eth0\"\n",
+            "ipv6 = \"eth0\"\nipv4_big_tcp = true\nipv6_big_tcp = true\n",
+        ))
+        .unwrap();
+        // One-armed: the interface is set once.
+        assert_eq!(c.big_tcp, vec![("eth0".to_string(), 196_608)]);
+
+        for bad in ["65536", "524281", "-1"] {
+            let e = err(&minimal_with(
+                "ipv6 = \"eth0\"\n",
+                &format!("ipv6 = \"eth0\"\nipv6_big_tcp = {bad}\n"),
+            ));
+            assert_semantic(&e, "interfaces.ipv6_big_tcp", bad, "must be above 65536");
+        }
+        let e = err(&minimal_with(
+            "ipv6 = \"eth0\"\n",
+            "ipv6 = \"eth0\"\nipv4_big_tcp = true\nipv6_big_tcp = 262144\n",
+        ));
+        assert_semantic(
+            &e,
+            "interfaces.ipv6_big_tcp",
+            "262144",
+            "give both the same value",
+        );
+        let e = err(&minimal_with(
+            "ipv6 = \"eth0\"\n",
+            "ipv6 = \"eth0\"\nipv4_big_tcp = \"yes\"\n",
+        ));
+        assert!(
+            e.contains("interfaces.ipv4_big_tcp: invalid type: string \"yes\", expected true, false, or a GSO/GRO size in bytes"),
+            "{e}"
+        );
     }
 
     #[test]

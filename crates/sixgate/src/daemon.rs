@@ -7,6 +7,7 @@ use std::path::Path;
 use anyhow::Context as _;
 use sixgate_bpf::datapath::{detach, pinned_interfaces};
 use sixgate_bpf::{Datapath, SiitParams};
+use sixgate_netlink::BigTcpOutcome;
 use tracing::{info, warn};
 
 use crate::config::Config;
@@ -28,6 +29,14 @@ pub fn run(path: &Path) -> anyhow::Result<()> {
 
     let interfaces = interfaces(&config);
     attach(&config, &interfaces)?;
+    // BIG TCP after attaching: by then the program handles super-packets.
+    let big_tcp = match enable_big_tcp(&config) {
+        Ok(b) => b,
+        Err(e) => {
+            detach_all(&config, &interfaces);
+            return Err(e);
+        }
+    };
     info!(
         pool6 = %config.pool6,
         ipv4_prefixes = ?config.ipv4_prefixes.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
@@ -39,17 +48,87 @@ pub fn run(path: &Path) -> anyhow::Result<()> {
     std::io::stdout().flush().ok();
 
     wait_for_shutdown()?;
-    info!("shutting down: detaching");
-    let mut failed = false;
-    for ifname in &interfaces {
-        if let Err(e) = detach(&config.pin_path, ifname) {
-            warn!(interface = %ifname, error = %e, "detach failed");
-            failed = true;
-        }
+    info!("shutting down");
+    let mut ok = true;
+    if config.restore_big_tcp {
+        ok &= restore_big_tcp(&big_tcp);
     }
-    anyhow::ensure!(!failed, "some interfaces could not be detached");
+    ok &= detach_all(&config, &interfaces);
+    anyhow::ensure!(ok, "shutdown was not clean (see the warnings above)");
     info!("detached; counters stay readable with `sixgate stats`");
     Ok(())
+}
+
+/// Detaches from every interface, logging failures; true if all went well.
+fn detach_all(config: &Config, interfaces: &[String]) -> bool {
+    let mut ok = true;
+    for ifname in interfaces {
+        if let Err(e) = detach(&config.pin_path, ifname) {
+            warn!(interface = %ifname, error = %e, "detach failed");
+            ok = false;
+        }
+    }
+    ok
+}
+
+/// Turns BIG TCP on where the config asks for it. What the kernel or device
+/// cannot do is a warning, not a failure; a netlink error undoes what was
+/// done and fails.
+fn enable_big_tcp(config: &Config) -> anyhow::Result<Vec<(String, BigTcpOutcome)>> {
+    let mut done = Vec::new();
+    for (ifname, size) in &config.big_tcp {
+        match sixgate_netlink::enable_big_tcp(ifname, *size) {
+            Ok(outcome) => {
+                for w in outcome.warnings(ifname) {
+                    warn!("{w}");
+                }
+                info!(
+                    interface = %ifname,
+                    gso_max_size = outcome.after.gso_max_size,
+                    gro_max_size = outcome.after.gro_max_size,
+                    gso_ipv4_max_size = ?outcome.after.gso_ipv4_max_size,
+                    gro_ipv4_max_size = ?outcome.after.gro_ipv4_max_size,
+                    "BIG TCP on"
+                );
+                done.push((ifname.clone(), outcome));
+            }
+            Err(e) => {
+                restore_big_tcp(&done);
+                return Err(anyhow::Error::from(e).context(format!("enabling BIG TCP on {ifname}")));
+            }
+        }
+    }
+    Ok(done)
+}
+
+/// Puts back the GSO/GRO sizes found before BIG TCP; true if all went well.
+fn restore_big_tcp(done: &[(String, BigTcpOutcome)]) -> bool {
+    let mut ok = true;
+    for (ifname, outcome) in done {
+        match sixgate_netlink::restore_sizes(ifname, &outcome.before) {
+            Ok(()) => info!(interface = %ifname, "GSO/GRO sizes restored"),
+            Err(e) => {
+                warn!(interface = %ifname, error = %e, "restoring GSO/GRO sizes failed");
+                ok = false;
+            }
+        }
+    }
+    ok
+}
+
+/// Indexes of the interfaces that are veth, for bpf_redirect_peer.
+fn veth_ifindexes(interfaces: &[String]) -> anyhow::Result<Vec<u32>> {
+    let mut out = Vec::new();
+    for ifname in interfaces {
+        let kind = sixgate_netlink::link_kind(ifname)
+            .with_context(|| format!("reading the link kind of {ifname}"))?;
+        if kind.as_deref() == Some("veth") {
+            if let Some(index) = crate::config::interface_index(ifname) {
+                out.push(index);
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// The interfaces to attach to, once each (a one-armed gateway has one).
@@ -75,6 +154,7 @@ fn attach(config: &Config, interfaces: &[String]) -> anyhow::Result<()> {
             pool6: config.pool6,
             ipv4_prefixes: config.ipv4_prefixes.clone(),
             wkp_allow_non_global: config.wkp_allow_non_global,
+            veth_ifindexes: veth_ifindexes(interfaces)?,
         })
         .context("programming the translator maps")?;
 

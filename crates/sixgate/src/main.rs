@@ -4,6 +4,7 @@ mod config;
 mod daemon;
 mod demo;
 mod stats;
+mod status;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -50,6 +51,15 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Show what is in force: translator config, attached interfaces, BIG TCP sizes.
+    Status {
+        /// bpffs directory the daemon pins to (`bpf.pin_path`).
+        #[arg(long, default_value = DEFAULT_PIN_PATH, conflicts_with = "config")]
+        pin_path: PathBuf,
+        /// Take the pin path from this config file instead.
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
     /// Build a namespace topology and show an IPv4 client talking to an IPv6-only server.
     Demo,
 }
@@ -73,6 +83,7 @@ fn main() -> ExitCode {
             config,
             json,
         } => stats::print(&pin_path, config.as_deref(), json),
+        Command::Status { pin_path, config } => status::print(&pin_path, config.as_deref()),
         Command::Demo => std::env::current_exe()
             .map_err(anyhow::Error::from)
             .and_then(|exe| demo::run(&exe)),

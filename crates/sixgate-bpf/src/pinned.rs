@@ -1,0 +1,60 @@
+//! Reading what the daemon programmed, from the pins alone (works with the
+//! daemon stopped): the translator config and the served IPv4 prefixes.
+
+use std::net::Ipv4Addr;
+use std::path::Path;
+
+use aya::maps::lpm_trie::LpmTrie;
+use aya::maps::{Array, Map, MapData};
+use sixgate_wire::Ipv4Prefix;
+
+use crate::maps::{SixgateConfig, CONFIG_MAP, SERVED_V4_MAP};
+use crate::DatapathError;
+
+fn open(pin_path: &Path, name: &str) -> Result<Map, DatapathError> {
+    let path = pin_path.join(name);
+    let what = || format!("opening {}", path.display());
+    let data = MapData::from_pin(&path).map_err(|source| DatapathError::Map {
+        what: what(),
+        source,
+    })?;
+    Map::from_map_data(data).map_err(|source| DatapathError::Map {
+        what: what(),
+        source,
+    })
+}
+
+/// The translator configuration entry.
+pub fn read_config(pin_path: &Path) -> Result<SixgateConfig, DatapathError> {
+    let map = open(pin_path, CONFIG_MAP)?;
+    let array = Array::<_, SixgateConfig>::try_from(&map).map_err(|source| DatapathError::Map {
+        what: format!("{CONFIG_MAP} has an unexpected layout"),
+        source,
+    })?;
+    array.get(&0, 0).map_err(|source| DatapathError::Map {
+        what: format!("reading {CONFIG_MAP}"),
+        source,
+    })
+}
+
+/// The served IPv4 prefixes, sorted.
+pub fn read_served_prefixes(pin_path: &Path) -> Result<Vec<Ipv4Prefix>, DatapathError> {
+    let map = open(pin_path, SERVED_V4_MAP)?;
+    let trie = LpmTrie::<_, u32, u8>::try_from(&map).map_err(|source| DatapathError::Map {
+        what: format!("{SERVED_V4_MAP} has an unexpected layout"),
+        source,
+    })?;
+    let mut out = Vec::new();
+    for key in trie.keys() {
+        let key = key.map_err(|source| DatapathError::Map {
+            what: format!("listing {SERVED_V4_MAP}"),
+            source,
+        })?;
+        let addr = Ipv4Addr::from(key.data().to_ne_bytes());
+        if let Ok(p) = Ipv4Prefix::new(addr, key.prefix_len() as u8) {
+            out.push(p);
+        }
+    }
+    out.sort();
+    Ok(out)
+}
