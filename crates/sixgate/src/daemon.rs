@@ -60,9 +60,9 @@ pub fn run(path: &Path) -> anyhow::Result<()> {
 }
 
 /// Detaches from every interface, logging failures; true if all went well.
-fn detach_all(config: &Config, interfaces: &[String]) -> bool {
+fn detach_all(config: &Config, interfaces: &[impl AsRef<str>]) -> bool {
     let mut ok = true;
-    for ifname in interfaces {
+    for ifname in interfaces.iter().map(AsRef::as_ref) {
         if let Err(e) = detach(&config.pin_path, ifname) {
             warn!(interface = %ifname, error = %e, "detach failed");
             ok = false;
@@ -169,9 +169,7 @@ fn attach(config: &Config, interfaces: &[String]) -> anyhow::Result<()> {
     let mut attached: Vec<&str> = Vec::new();
     for ifname in interfaces {
         if let Err(e) = datapath.attach(ifname) {
-            for done in &attached {
-                let _ = detach(&config.pin_path, done);
-            }
+            detach_all(config, &attached);
             return Err(anyhow::Error::from(e).context(format!("attaching to {ifname}")));
         }
         attached.push(ifname);
