@@ -51,11 +51,63 @@ pub const UNROUTED: &[&str] = &[
     "ip link set d1 up",
 ];
 
-/// The loaded program in its namespace.
+/// The loaded program in its namespace. Fields drop in order: the program
+/// and maps close before the pin directory goes.
 pub struct Gw {
     pub dp: Datapath,
-    pub pin: PathBuf,
+    pub pin: PinDir,
     pub ifindex: u32,
+}
+
+/// A unique bpffs pin directory, removed on drop, so it goes even when
+/// loading fails halfway.
+pub struct PinDir(PathBuf);
+
+impl std::ops::Deref for PinDir {
+    type Target = PathBuf;
+    fn deref(&self) -> &PathBuf {
+        &self.0
+    }
+}
+
+impl Drop for PinDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+const PIN_PREFIX: &str = "sixgate-pkt-";
+
+impl PinDir {
+    fn new() -> PinDir {
+        static N: AtomicU32 = AtomicU32::new(0);
+        remove_stale_pins();
+        PinDir(PathBuf::from(format!(
+            "/sys/fs/bpf/{PIN_PREFIX}{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        )))
+    }
+}
+
+/// Pin directories of test processes that died without cleaning up (killed
+/// by a timeout, say).
+fn remove_stale_pins() {
+    let Ok(entries) = std::fs::read_dir("/sys/fs/bpf") else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(PIN_PREFIX)) else {
+            continue;
+        };
+        let Some(pid) = rest.split('-').next() else {
+            continue;
+        };
+        if !std::path::Path::new("/proc").join(pid).exists() {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
 }
 
 impl Gw {
@@ -105,21 +157,6 @@ impl Gw {
     }
 }
 
-impl Drop for Gw {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.pin);
-    }
-}
-
-fn unique_pin() -> PathBuf {
-    static N: AtomicU32 = AtomicU32::new(0);
-    PathBuf::from(format!(
-        "/sys/fs/bpf/sixgate-pkt-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    ))
-}
-
 /// Runs `f` on a thread in a fresh network namespace set up by `setup`,
 /// with the program loaded. The namespace dies with the thread, so nothing
 /// is left behind even if `f` panics.
@@ -154,7 +191,7 @@ pub fn with_gateway(setup: &'static [&'static str], f: impl FnOnce(&mut Gw) + Se
         // SAFETY: NUL-terminated name.
         let ifindex = unsafe { libc::if_nametoindex(name.as_ptr()) };
         assert_ne!(ifindex, 0, "d0 missing");
-        let pin = unique_pin();
+        let pin = PinDir::new();
         let dp = Datapath::load(&pin).expect("load the tc program");
         let mut gw = Gw { dp, pin, ifindex };
         f(&mut gw);
