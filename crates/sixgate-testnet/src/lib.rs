@@ -15,6 +15,7 @@ mod gateway;
 mod httpd;
 mod netns;
 mod process;
+mod routed;
 mod siit;
 
 use std::io;
@@ -26,6 +27,7 @@ pub use gateway::{ensure_bpffs, Gateway, GatewayConfig, READY_LINE};
 pub use httpd::{file_bytes, parse_log_line, HttpServer, HTTP_PORT};
 pub use netns::{cleanup_stale, Netns, NAME_PREFIX};
 pub use process::{Process, DEFAULT_GRACE};
+pub use routed::RoutedTopology;
 pub use siit::SiitTopology;
 
 /// Why a topology, process or helper could not be set up.
