@@ -27,6 +27,49 @@ pub struct Macs {
     pub dst: [u8; 6],
 }
 
+/// The addresses of a frame, which also pick its IP version.
+#[derive(Debug, Clone, Copy)]
+enum Ips {
+    V4(Ipv4Addr, Ipv4Addr),
+    V6(Ipv6Addr, Ipv6Addr),
+}
+
+/// UDP, or a TCP ACK segment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Transport {
+    Udp,
+    TcpAck,
+}
+
+/// A frame of `frame_len` bytes (or the smallest the headers allow), with
+/// valid checksums.
+fn build(macs: Macs, ips: Ips, l4: Transport, ports: (u16, u16), frame_len: usize) -> Vec<u8> {
+    let ip_len = match ips {
+        Ips::V4(..) => IPV4_HLEN,
+        Ips::V6(..) => IPV6_HLEN,
+    };
+    let (l4_len, fill) = match l4 {
+        Transport::Udp => (UDP_HLEN, 0u8),
+        Transport::TcpAck => (TCP_HLEN, 0x5a),
+    };
+    let payload = vec![fill; frame_len.saturating_sub(ETH_HLEN + ip_len + l4_len)];
+    let eth = PacketBuilder::ethernet2(macs.src, macs.dst);
+    let ip = match ips {
+        Ips::V4(src, dst) => eth.ipv4(src.octets(), dst.octets(), 64),
+        Ips::V6(src, dst) => eth.ipv6(src.octets(), dst.octets(), 64),
+    };
+    let mut out = Vec::with_capacity(frame_len);
+    match l4 {
+        Transport::Udp => ip.udp(ports.0, ports.1).write(&mut out, &payload),
+        Transport::TcpAck => ip
+            .tcp(ports.0, ports.1, 1000, 65000)
+            .ack(2000)
+            .write(&mut out, &payload),
+    }
+    .expect("write to a Vec");
+    out
+}
+
 /// An IPv4 UDP frame of `frame_len` bytes (at least 42), valid checksum.
 pub fn udp4(
     macs: Macs,
@@ -35,13 +78,7 @@ pub fn udp4(
     ports: (u16, u16),
     frame_len: usize,
 ) -> Vec<u8> {
-    let payload = vec![0u8; frame_len.saturating_sub(ETH_HLEN + IPV4_HLEN + UDP_HLEN)];
-    let b = PacketBuilder::ethernet2(macs.src, macs.dst)
-        .ipv4(src.octets(), dst.octets(), 64)
-        .udp(ports.0, ports.1);
-    let mut out = Vec::with_capacity(b.size(payload.len()));
-    b.write(&mut out, &payload).expect("write to a Vec");
-    out
+    build(macs, Ips::V4(src, dst), Transport::Udp, ports, frame_len)
 }
 
 /// The same as [`udp4`] with the UDP checksum 0 ("not computed", RFC 768),
@@ -66,13 +103,7 @@ pub fn udp6(
     ports: (u16, u16),
     frame_len: usize,
 ) -> Vec<u8> {
-    let payload = vec![0u8; frame_len.saturating_sub(ETH_HLEN + IPV6_HLEN + UDP_HLEN)];
-    let b = PacketBuilder::ethernet2(macs.src, macs.dst)
-        .ipv6(src.octets(), dst.octets(), 64)
-        .udp(ports.0, ports.1);
-    let mut out = Vec::with_capacity(b.size(payload.len()));
-    b.write(&mut out, &payload).expect("write to a Vec");
-    out
+    build(macs, Ips::V6(src, dst), Transport::Udp, ports, frame_len)
 }
 
 /// An IPv4 TCP ACK segment frame of `frame_len` bytes (at least 54).
@@ -83,14 +114,7 @@ pub fn tcp4(
     ports: (u16, u16),
     frame_len: usize,
 ) -> Vec<u8> {
-    let payload = vec![0x5au8; frame_len.saturating_sub(ETH_HLEN + IPV4_HLEN + TCP_HLEN)];
-    let b = PacketBuilder::ethernet2(macs.src, macs.dst)
-        .ipv4(src.octets(), dst.octets(), 64)
-        .tcp(ports.0, ports.1, 1000, 65000)
-        .ack(2000);
-    let mut out = Vec::with_capacity(b.size(payload.len()));
-    b.write(&mut out, &payload).expect("write to a Vec");
-    out
+    build(macs, Ips::V4(src, dst), Transport::TcpAck, ports, frame_len)
 }
 
 /// An IPv6 TCP ACK segment frame of `frame_len` bytes (at least 74).
@@ -101,14 +125,7 @@ pub fn tcp6(
     ports: (u16, u16),
     frame_len: usize,
 ) -> Vec<u8> {
-    let payload = vec![0x5au8; frame_len.saturating_sub(ETH_HLEN + IPV6_HLEN + TCP_HLEN)];
-    let b = PacketBuilder::ethernet2(macs.src, macs.dst)
-        .ipv6(src.octets(), dst.octets(), 64)
-        .tcp(ports.0, ports.1, 1000, 65000)
-        .ack(2000);
-    let mut out = Vec::with_capacity(b.size(payload.len()));
-    b.write(&mut out, &payload).expect("write to a Vec");
-    out
+    build(macs, Ips::V6(src, dst), Transport::TcpAck, ports, frame_len)
 }
 
 /// Parses `aa:bb:cc:dd:ee:ff`.
