@@ -48,6 +48,12 @@ pub enum DatapathError {
         /// The OS error.
         source: io::Error,
     },
+    /// Another process holds the pin path.
+    #[error(
+        "another `sixgate run` is using the pin path {0} (stop it first, or give this one \
+         another bpf.pin_path)"
+    )]
+    Busy(PathBuf),
     /// The pin path is not on a bpffs mount.
     #[error("{0} is not on a bpffs mount (mount one with: mount -t bpf bpf /sys/fs/bpf)")]
     NotBpffs(PathBuf),
@@ -307,6 +313,36 @@ fn drop_incompatible_pins(pin_path: &Path) -> Result<Vec<String>, DatapathError>
         }
     }
     Ok(dropped)
+}
+
+/// Exclusive use of a pin path by one daemon, for as long as it lives.
+/// Two daemons on one pin path would fight over the same links: the first
+/// to stop would detach the other's program. An flock on the directory
+/// (it works on bpffs) is released by the kernel however the process ends.
+#[derive(Debug)]
+pub struct PinLock {
+    _dir: std::fs::File,
+}
+
+impl PinLock {
+    /// Creates `pin_path` if needed and locks it, or fails with `Busy`.
+    pub fn acquire(pin_path: &Path) -> Result<PinLock, DatapathError> {
+        use std::os::fd::AsRawFd as _;
+        std::fs::create_dir_all(pin_path)
+            .map_err(io_err(format!("creating pin path {}", pin_path.display())))?;
+        let dir = std::fs::File::open(pin_path)
+            .map_err(io_err(format!("opening pin path {}", pin_path.display())))?;
+        // SAFETY: flock on a descriptor we own.
+        if unsafe { libc::flock(dir.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+            let e = io::Error::last_os_error();
+            return Err(if e.kind() == io::ErrorKind::WouldBlock {
+                DatapathError::Busy(pin_path.to_path_buf())
+            } else {
+                io_err(format!("locking pin path {}", pin_path.display()))(e)
+            });
+        }
+        Ok(PinLock { _dir: dir })
+    }
 }
 
 fn missing_map(name: &str) -> DatapathError {

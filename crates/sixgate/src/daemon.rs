@@ -5,7 +5,7 @@ use std::io::Write as _;
 use std::path::Path;
 
 use anyhow::Context as _;
-use sixgate_bpf::datapath::{detach, pinned_interfaces};
+use sixgate_bpf::datapath::{detach, pinned_interfaces, PinLock};
 use sixgate_bpf::{Datapath, SiitParams};
 use sixgate_netlink::BigTcpOutcome;
 use tracing::{info, warn};
@@ -28,6 +28,8 @@ pub fn run(path: &Path) -> anyhow::Result<()> {
     config.check_host()?;
 
     let interfaces = interfaces(&config);
+    // Held until we return: no second daemon on the same pins meanwhile.
+    let _lock = PinLock::acquire(&config.pin_path)?;
     attach(&config, &interfaces)?;
     // BIG TCP after attaching: by then the program handles super-packets.
     let big_tcp = match enable_big_tcp(&config) {
