@@ -175,6 +175,25 @@ impl Netns {
         })
     }
 
+    /// Creates a veth pair directly in the two namespaces: `name` here,
+    /// `peer_name` in `peer`, so no name ever exists in the root namespace.
+    pub fn veth(&self, name: &str, peer: &Netns, peer_name: &str) -> Result<()> {
+        let mut cmd = Command::new("ip");
+        cmd.args([
+            "link",
+            "add",
+            name,
+            "netns",
+            self.name(),
+            "type",
+            "veth",
+            "peer",
+            "name",
+        ])
+        .args([peer_name, "netns", peer.name()]);
+        run_checked(cmd).map(drop)
+    }
+
     /// Every BPF program attached to interface `dev` in this namespace, one
     /// description per attachment: TCX (`tcx ingress prog 42`), classic tc
     /// filters (`tc ingress: ...`) and XDP (`xdp: ...`). Empty when none.

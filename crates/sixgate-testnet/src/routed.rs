@@ -12,7 +12,7 @@
 
 use std::net::Ipv6Addr;
 
-use crate::{run_checked, Netns, Result};
+use crate::{Netns, Result};
 
 /// Client, gateway and server namespaces routing IPv6 end to end.
 ///
@@ -75,8 +75,8 @@ impl RoutedTopology {
         }
         gw.sysctl("net.ipv6.conf.all.forwarding", "1")?;
 
-        veth(client, Self::CLIENT_IF, gw, Self::GW_CLIENT_IF)?;
-        veth(server, Self::SERVER_IF, gw, Self::GW_SERVER_IF)?;
+        client.veth(Self::CLIENT_IF, gw, Self::GW_CLIENT_IF)?;
+        server.veth(Self::SERVER_IF, gw, Self::GW_SERVER_IF)?;
         // As in SiitTopology: NAPI (GRO) on the hosts' ends.
         client.run("ethtool", ["-K", Self::CLIENT_IF, "gro", "on"])?;
         server.run("ethtool", ["-K", Self::SERVER_IF, "gro", "on"])?;
@@ -128,25 +128,6 @@ impl RoutedTopology {
         ])?;
         Ok(())
     }
-}
-
-fn veth(a: &Netns, a_if: &str, b: &Netns, b_if: &str) -> Result<()> {
-    let mut cmd = std::process::Command::new("ip");
-    cmd.args([
-        "link",
-        "add",
-        a_if,
-        "netns",
-        a.name(),
-        "type",
-        "veth",
-        "peer",
-        "name",
-        b_if,
-        "netns",
-        b.name(),
-    ]);
-    run_checked(cmd).map(drop)
 }
 
 #[cfg(test)]

@@ -94,8 +94,8 @@ impl SiitTopology {
         gw.sysctl("net.ipv6.conf.all.forwarding", "1")?;
 
         // veth pairs created directly in their namespaces: no root-ns names.
-        veth(client, Self::CLIENT_IF, gw, Self::GW_V4_IF)?;
-        veth(server, Self::SERVER_IF, gw, Self::GW_V6_IF)?;
+        client.veth(Self::CLIENT_IF, gw, Self::GW_V4_IF)?;
+        server.veth(Self::SERVER_IF, gw, Self::GW_V6_IF)?;
         for dev in [Self::GW_V4_IF, Self::GW_V6_IF] {
             gw.sysctl(&format!("net.ipv4.conf.{dev}.rp_filter"), "0")?;
             gw.sysctl(&format!("net.ipv6.conf.{dev}.accept_dad"), "0")?;
@@ -202,25 +202,6 @@ impl SiitTopology {
     pub fn start_http_server(&self) -> Result<HttpServer> {
         HttpServer::start(&self.server, HTTP_PORT)
     }
-}
-
-fn veth(a: &Netns, a_if: &str, b: &Netns, b_if: &str) -> Result<()> {
-    let mut cmd = std::process::Command::new("ip");
-    cmd.args([
-        "link",
-        "add",
-        a_if,
-        "netns",
-        a.name(),
-        "type",
-        "veth",
-        "peer",
-        "name",
-        b_if,
-        "netns",
-        b.name(),
-    ]);
-    crate::run_checked(cmd).map(drop)
 }
 
 #[cfg(test)]
