@@ -158,12 +158,16 @@ impl Datapath {
     /// entry, then stale prefixes out, so no packet sees a half state worse
     /// than the old or the new configuration.
     pub fn configure(&mut self, params: &SiitParams) -> Result<(), DatapathError> {
-        let mut served: LpmTrie<_, u32, u8> = self
-            .ebpf
-            .map_mut(SERVED_V4_MAP)
+        let [served, config] = self.ebpf.maps_disjoint_mut([SERVED_V4_MAP, CONFIG_MAP]);
+        let mut served: LpmTrie<_, u32, u8> = served
             .ok_or_else(|| missing_map(SERVED_V4_MAP))?
             .try_into()
             .map_err(map_err(SERVED_V4_MAP))?;
+        let mut config: Array<_, SixgateConfig> = config
+            .ok_or_else(|| missing_map(CONFIG_MAP))?
+            .try_into()
+            .map_err(map_err(CONFIG_MAP))?;
+
         let wanted: BTreeSet<(u32, u32)> = params
             .ipv4_prefixes
             .iter()
@@ -174,17 +178,6 @@ impl Datapath {
                 .insert(&Key::new(len, data), 1, 0)
                 .map_err(map_err(format!("adding served prefix to {SERVED_V4_MAP}")))?;
         }
-        let present: Vec<Key<u32>> = served
-            .keys()
-            .collect::<Result<_, _>>()
-            .map_err(map_err(format!("listing {SERVED_V4_MAP}")))?;
-
-        let mut config: Array<_, SixgateConfig> = self
-            .ebpf
-            .map_mut(CONFIG_MAP)
-            .ok_or_else(|| missing_map(CONFIG_MAP))?
-            .try_into()
-            .map_err(map_err(CONFIG_MAP))?;
         config
             .set(
                 0,
@@ -196,19 +189,18 @@ impl Datapath {
                 0,
             )
             .map_err(map_err(format!("writing {CONFIG_MAP}")))?;
-
-        let mut served: LpmTrie<_, u32, u8> = self
-            .ebpf
-            .map_mut(SERVED_V4_MAP)
-            .ok_or_else(|| missing_map(SERVED_V4_MAP))?
-            .try_into()
-            .map_err(map_err(SERVED_V4_MAP))?;
-        for key in present {
-            if !wanted.contains(&(key.prefix_len(), key.data())) {
-                served.remove(&key).map_err(map_err(format!(
-                    "removing stale prefix from {SERVED_V4_MAP}"
-                )))?;
-            }
+        let stale: Vec<Key<u32>> = served
+            .keys()
+            .filter(|k| {
+                k.as_ref()
+                    .map_or(true, |k| !wanted.contains(&(k.prefix_len(), k.data())))
+            })
+            .collect::<Result<_, _>>()
+            .map_err(map_err(format!("listing {SERVED_V4_MAP}")))?;
+        for key in stale {
+            served.remove(&key).map_err(map_err(format!(
+                "removing stale prefix from {SERVED_V4_MAP}"
+            )))?;
         }
         Ok(())
     }

@@ -476,3 +476,29 @@ fn incompatible_pinned_map_is_replaced() {
         );
     });
 }
+
+/// Reconfiguring replaces the served prefixes: the old one stops being
+/// translated, and the pinned map holds exactly the new set.
+#[test]
+fn reconfiguring_removes_stale_served_prefixes() {
+    with_gateway(ROUTED, |gw| {
+        gw.configure(POOL6, false);
+        let to_server = ipv4_frame(PEER_MAC, GW_MAC, client_v4(64), L4::Udp, &payload(8));
+        assert_eq!(
+            gw.run_counted(&to_server, "xlat46_redirect").ret,
+            TC_ACT_REDIRECT
+        );
+
+        gw.dp
+            .configure(&sixgate_bpf::SiitParams {
+                pool6: POOL6.parse().unwrap(),
+                ipv4_prefixes: vec!["203.0.113.0/24".parse().unwrap()],
+                wkp_allow_non_global: false,
+                veth_ifindexes: Vec::new(),
+            })
+            .unwrap();
+        let served = sixgate_bpf::pinned::read_served_prefixes(&gw.pin).unwrap();
+        assert_eq!(served, vec!["203.0.113.0/24".parse().unwrap()]);
+        assert_passed(gw, &to_server, "pass_ipv4_not_served");
+    });
+}
