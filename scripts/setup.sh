@@ -13,7 +13,8 @@ PKGS=(
   iperf3 curl ethtool     # e2e and benchmark traffic
   iputils-ping            # ping / ping -6 in the e2e tests
   python3                 # the HTTP server used by the demo and e2e tests
-  socat                   # UDP echo in the e2e tests
+  socat                   # UDP echo and bulk transfers in the e2e tests
+  procps util-linux       # sysctl (packet tests), nsenter (the daemon in a netns)
   pkg-config
 )
 
