@@ -483,3 +483,48 @@ fn sigterm_detaches_everything() {
     drop(config);
     drop(topo);
 }
+
+/// `sixgate check` accepts a good config (interfaces looked up in the
+/// namespace it runs in), rejects one whose interface is missing there, and
+/// attaches or pins nothing either way.
+#[test]
+fn check_validates_without_touching_anything() {
+    require_root().unwrap_or_else(|e| panic!("e2e tests cannot run: {e}"));
+    let topo = SiitTopology::new().expect("build the SIIT topology");
+    let config = topo.gateway_config().expect("write the gateway config");
+    let check = |ns: &sixgate_testnet::Netns| {
+        ns.cmd_keep_mounts(
+            SIXGATE,
+            [
+                "check".as_ref(),
+                "--config".as_ref(),
+                config.path.as_os_str(),
+            ],
+        )
+        .output()
+        .expect("run sixgate check")
+    };
+
+    let good = check(&topo.gw);
+    let stdout = String::from_utf8_lossy(&good.stdout);
+    assert!(
+        good.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&good.stderr)
+    );
+    assert!(stdout.trim_end().ends_with(": ok"), "{stdout}");
+
+    // The client namespace has no gw-v4: the error names the file, field and value.
+    let bad = check(&topo.client);
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(!bad.status.success(), "{stderr}");
+    let want = format!(
+        "{}: interfaces.ipv4 = \"{}\": no such network interface on this host",
+        config.path.display(),
+        SiitTopology::GW_V4_IF
+    );
+    assert!(stderr.contains(&want), "{stderr}");
+
+    assert_eq!(attached_programs(&topo), "", "check attached something");
+    assert!(!config.pin_path.exists(), "check created the pin path");
+}
