@@ -103,24 +103,21 @@ class Handler(BaseHTTPRequestHandler):
                     while self.rfile.readline() not in (b"\r\n", b"\n", b""):
                         pass
                     return total
-                left = size
-                while left:
-                    data = self.rfile.read(min(left, 65536))
-                    if not data:
-                        raise ConnectionError("body truncated")
-                    digest.update(data)
-                    left -= len(data)
+                self.read_exact(size, digest)
                 total += size
                 self.rfile.readline()
         left = int(self.headers.get("Content-Length", "0"))
-        while left:
-            data = self.rfile.read(min(left, 65536))
+        self.read_exact(left, digest)
+        return total + left
+
+    def read_exact(self, n, digest):
+        """Feeds exactly n body bytes to digest."""
+        while n:
+            data = self.rfile.read(min(n, 65536))
             if not data:
                 raise ConnectionError("body truncated")
             digest.update(data)
-            left -= len(data)
-            total += len(data)
-        return total
+            n -= len(data)
 
     def do_upload(self):
         if self.path != "/upload":
