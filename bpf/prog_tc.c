@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* tc entry point: classifies every packet arriving on an attached interface
- * and translates what belongs to the gateway (RFC 7915 stateless SIIT).
- * One program serves both sides, so a one-armed gateway needs one attach. */
+ * and translates what belongs to the gateway: NAT46 service flows first
+ * (nat46.h), then stateless SIIT (RFC 7915). One program serves both sides,
+ * so a one-armed gateway needs one attach. */
 #include "lib/common.h"
 #include "lib/maps.h"
+#include "lib/nat46.h"
 #include "lib/stats.h"
 #include "lib/xlat46.h"
 #include "lib/xlat64.h"
@@ -11,6 +13,13 @@
 /* Headers the classifier and the translators read directly: Ethernet,
  * IPv6 (the larger network header) and the largest fixed L4 header. */
 #define PARSE_LEN (ETH_HLEN + IPV6_HLEN + sizeof(struct tcphdr))
+
+/* A NAT46 service packet: the outcome, with the service's own counters. */
+static __always_inline int classify_nat46_result(int ret, __u32 svc_id, __u32 svc_counter, __u32 len)
+{
+	svc_count(svc_id, ret < 0 ? svc_drop_counter(ret) : svc_counter, len);
+	return ret;
+}
 
 static __always_inline int classify(struct __sk_buff *skb, __u32 *counter)
 {
@@ -49,6 +58,16 @@ static __always_inline int classify(struct __sk_buff *skb, __u32 *counter)
 
 		if ((void *)(ip4 + 1) > data_end)
 			return DROP(DROP_TRUNCATED);
+		if (cfg->flags & SIXGATE_CFG_NAT46) {
+			const struct svc_value *svc = nat46_service_of(ip4, data_end);
+
+			if (svc) {
+				__u32 id = svc->id, len = skb->len;
+
+				return classify_nat46_result(nat46_forward(skb, cfg, svc, counter), id,
+							     SVC_FORWARD, len);
+			}
+		}
 		if (!xlat46_is_served(ip4->daddr)) {
 			*counter = SG_PASS_IPV4_NOT_SERVED;
 			return TC_ACT_OK;
@@ -60,6 +79,20 @@ static __always_inline int classify(struct __sk_buff *skb, __u32 *counter)
 
 		if ((void *)(ip6 + 1) > data_end)
 			return DROP(DROP_TRUNCATED);
+		if (cfg->flags & SIXGATE_CFG_NAT46) {
+			struct ct6_key rk = {};
+			struct ct6_entry *r;
+
+			if (nat46_reply_key(ip6, data_end, &rk)) {
+				r = bpf_map_lookup_elem(&sixgate_ct6, &rk);
+				if (r) {
+					__u32 id = r->svc_id, len = skb->len;
+
+					return classify_nat46_result(nat46_reply(skb, cfg, &rk, r, counter),
+								     id, SVC_REPLY, len);
+				}
+			}
+		}
 		dst.in6 = ip6->daddr;
 		if (!rfc6052_in_pool6(cfg, &dst)) {
 			*counter = SG_PASS_IPV6_NOT_POOL6;

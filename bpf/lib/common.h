@@ -42,6 +42,9 @@ enum sixgate_counter {
 /* bpf_skb_change_proto grows/shrinks the network header by exactly this. */
 #define IP_HDR_DELTA (IPV6_HLEN - IPV4_HLEN)
 
+/* The byte of the TCP header holding FIN, SYN, RST, PSH, ACK, URG (RFC 9293 3.1). */
+#define TCP_FLAGS_OFF 13
+
 #define IPV4_FLAG_DF 0x4000
 #define IPV4_FLAG_MF 0x2000
 #define IPV4_FRAG_OFFSET_MASK 0x1fff

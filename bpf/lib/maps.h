@@ -38,6 +38,9 @@ struct sixgate_config {
 #define SIXGATE_CFG_POOL6_IS_WKP (1 << 0)
 /* Allow non-global IPv4 addresses with the well-known prefix anyway. */
 #define SIXGATE_CFG_WKP_ALLOW_NON_GLOBAL (1 << 1)
+/* At least one NAT46 service exists: look packets up in the service and
+ * connection-tracking maps before the SIIT path. */
+#define SIXGATE_CFG_NAT46 (1 << 2)
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -76,5 +79,223 @@ struct {
 	__type(value, struct sixgate_count);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } sixgate_counters SEC(".maps");
+
+/* ---- Stateful NAT46 services (nat46.h, ct.h) ---------------------------- */
+
+/* Most services, backends per service, SNAT addresses. Mirrored in
+ * crates/sixgate-bpf/src/maps.rs. */
+#define NAT46_MAX_SERVICES 1024
+#define NAT46_MAX_BACKENDS_PER_SERVICE 1024
+#define NAT46_MAX_SNAT_ADDRS 16
+/* Connection-tracking entries per direction. */
+#define NAT46_CT_MAX_ENTRIES 262144
+
+/* Connection-tracking states; each has its own idle timeout. */
+enum ct_state {
+	CT_NONE = 0,
+	CT_TCP_SYN_SENT = 1,	/* client SYN seen, no reply yet */
+	CT_TCP_ESTABLISHED = 2,	/* the backend answered */
+	CT_TCP_CLOSING = 3,	/* a FIN was seen */
+	CT_TCP_RESET = 4,	/* an RST was seen */
+	CT_UDP = 5,
+	CT_STATE_MAX,
+};
+
+/* NAT46 settings, written by the daemon (one entry). */
+struct nat46_config {
+	/* RFC 6052 prefix of "preserve" services: the backend sees
+	 * preserve_prefix + client IPv4. */
+	union v6addr preserve_prefix;
+	__u8 preserve_v4_pos[4];
+	/* 0 = no preserve prefix configured. */
+	__u8 preserve_len;
+	/* Entries of snat[] in use ("gateway" services). */
+	__u8 snat_count;
+	__u16 pad;
+	/* Source ports "gateway" services allocate from, host order, inclusive. */
+	__u16 port_min;
+	__u16 port_max;
+	/* Seed of the flow hash that indexes the Maglev tables; gateways with
+	 * the same seed and tables send a flow to the same backend. */
+	__u32 hash_seed;
+	/* Idle timeout per enum ct_state, nanoseconds. */
+	__u64 timeout_ns[CT_STATE_MAX];
+	union v6addr snat[NAT46_MAX_SNAT_ADDRS];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct nat46_config);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sixgate_nat46 SEC(".maps");
+
+/* A service: IPv4 VIP, port, protocol. */
+struct svc_key {
+	__be32 vip;
+	__be16 port;
+	__u8 proto;
+	__u8 pad;
+};
+
+#define SVC_MODE_GATEWAY 0	/* source = an SNAT address + allocated port */
+#define SVC_MODE_PRESERVE 1	/* source = preserve_prefix + client IPv4, same port */
+
+/* The service has source ranges: clients outside them are dropped. */
+#define SVC_F_SOURCE_RANGES (1 << 0)
+
+struct svc_value {
+	/* Index into sixgate_maglev and the per-service counters. */
+	__u32 id;
+	/* Slots of the service's Maglev table (a prime, M). */
+	__u32 table_size;
+	/* Which half of the service's backend ids the table in force uses
+	 * (backend_id), so the daemon can fill the other half and swap. */
+	__u8 generation;
+	__u8 mode;
+	__u8 flags;
+	__u8 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, NAT46_MAX_SERVICES);
+	__type(key, struct svc_key);
+	__type(value, struct svc_value);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sixgate_services SEC(".maps");
+
+/* A service's Maglev table: slot -> backend id. Tables are built by the
+ * daemon (crates/sixgate-maglev) and swapped whole, so a backend-set change
+ * is atomic. BPF_F_INNER_MAP lets tables of different sizes share the map. */
+struct maglev_table {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_INNER_MAP);
+	__type(key, __u32);
+	__type(value, __u32);
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, NAT46_MAX_SERVICES);
+	__type(key, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	__array(values, struct maglev_table);
+} sixgate_maglev SEC(".maps");
+
+/* Backend id = service id, generation, index (backend_id()): each service
+ * owns two ranges and fills the idle one before a swap. */
+static __always_inline __u32 backend_id(__u32 svc_id, __u32 generation, __u32 index)
+{
+	return (svc_id << 11) | ((generation & 1) << 10) | (index & (NAT46_MAX_BACKENDS_PER_SERVICE - 1));
+}
+
+struct backend {
+	union v6addr addr;
+	__be16 port;
+	__u16 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 2 * 65536);
+	__type(key, __u32);
+	__type(value, struct backend);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sixgate_backends SEC(".maps");
+
+/* loadBalancerSourceRanges: {service id, client prefix}. prefixlen counts
+ * the 32 bits of svc_id too. */
+struct svc_range_key {
+	__u32 prefixlen;
+	__u32 svc_id;
+	__be32 addr;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 65536);
+	__type(key, struct svc_range_key);
+	__type(value, __u8);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sixgate_svc_ranges SEC(".maps");
+
+/* Connection tracking, IPv4 side: the client's flow to a VIP. */
+struct ct4_key {
+	__be32 client;
+	__be32 vip;
+	__be16 client_port;
+	__be16 vip_port;
+	__u8 proto;
+	__u8 pad[3];
+};
+
+struct ct4_entry {
+	/* Where the flow is pinned: the backend, and the source it sees. */
+	union v6addr backend;
+	union v6addr source;
+	__be16 backend_port;
+	__be16 source_port;
+	__u32 svc_id;
+	/* bpf_ktime_get_ns() of the last packet either way (refreshed at
+	 * most once a second: fewer writes to a shared cache line). */
+	__u64 last_seen;
+	__u8 state;	/* enum ct_state */
+	__u8 pad[7];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, NAT46_CT_MAX_ENTRIES);
+	__type(key, struct ct4_key);
+	__type(value, struct ct4_entry);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sixgate_ct4 SEC(".maps");
+
+/* Connection tracking, IPv6 side: a backend's reply, as it arrives. */
+struct ct6_key {
+	union v6addr backend;
+	union v6addr source;
+	__be16 backend_port;
+	__be16 source_port;
+	__u8 proto;
+	__u8 pad[3];
+};
+
+struct ct6_entry {
+	/* The flow's IPv4 side: what the reply becomes, and where its state
+	 * lives. */
+	struct ct4_key flow;
+	__u32 svc_id;
+	__u32 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, NAT46_CT_MAX_ENTRIES);
+	__type(key, struct ct6_key);
+	__type(value, struct ct6_entry);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sixgate_ct6 SEC(".maps");
+
+/* Per-service, per-CPU counters: slot svc_id * SVC_COUNTER_MAX + counter. */
+enum svc_counter {
+#define SVC_COUNTER(name, help) SVC_##name,
+#include "svc_counters.def"
+#undef SVC_COUNTER
+	SVC_COUNTER_MAX,
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, NAT46_MAX_SERVICES * SVC_COUNTER_MAX);
+	__type(key, __u32);
+	__type(value, struct sixgate_count);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sixgate_svc_counters SEC(".maps");
 
 #endif

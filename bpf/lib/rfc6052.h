@@ -14,19 +14,26 @@ static __always_inline bool rfc6052_in_pool6(const struct sixgate_config *cfg, c
 	       ((a->w[3] & cfg->pool6_mask.w[3]) == cfg->pool6.w[3]);
 }
 
-/* RFC 6052 2.2: place the IPv4 address after the prefix, skipping bits
- * 64-71 (the "u" octet, always zero); the suffix is zero. pool6 is stored
- * with every bit past its length zero, so copying it clears u and suffix;
- * cfg->v4_pos says where each IPv4 octet goes for this prefix length. */
-static __always_inline void rfc6052_embed(const struct sixgate_config *cfg, __be32 v4, union v6addr *out)
+/* RFC 6052 2.2: place the IPv4 address after `prefix`, skipping bits 64-71
+ * (the "u" octet, always zero); the suffix is zero. Prefixes are stored with
+ * every bit past their length zero, so copying one clears u and suffix;
+ * `v4_pos` says where each IPv4 octet goes for the prefix's length. */
+static __always_inline void rfc6052_embed_in(const union v6addr *prefix, const __u8 *v4_pos, __be32 v4,
+					     union v6addr *out)
 {
 	const __u8 *b = (const __u8 *)&v4;
 
-	*out = cfg->pool6;
-	out->b[cfg->v4_pos[0] & 15] = b[0];
-	out->b[cfg->v4_pos[1] & 15] = b[1];
-	out->b[cfg->v4_pos[2] & 15] = b[2];
-	out->b[cfg->v4_pos[3] & 15] = b[3];
+	*out = *prefix;
+	out->b[v4_pos[0] & 15] = b[0];
+	out->b[v4_pos[1] & 15] = b[1];
+	out->b[v4_pos[2] & 15] = b[2];
+	out->b[v4_pos[3] & 15] = b[3];
+}
+
+/* RFC 6052 2.2 with pool6. */
+static __always_inline void rfc6052_embed(const struct sixgate_config *cfg, __be32 v4, union v6addr *out)
+{
+	rfc6052_embed_in(&cfg->pool6, cfg->v4_pos, v4, out);
 }
 
 /* RFC 6052 2.2, the reverse: the IPv4 address embedded in `a`. The caller has

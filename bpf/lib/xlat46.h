@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
-/* Stateless IPv4 -> IPv6 translation, RFC 7915 section 4. */
+/* IPv4 -> IPv6 translation, RFC 7915 section 4: the stateless SIIT path,
+ * and the header rewrite the NAT46 service path shares with it. */
 #ifndef SIXGATE_XLAT46_H
 #define SIXGATE_XLAT46_H
 
@@ -11,12 +12,95 @@
 
 #define L4_OFF4 (ETH_HLEN + IPV4_HLEN)
 
+/* What the translator keeps from a validated IPv4 packet. */
+struct xlat46_pkt {
+	__u32 l4_len;	/* transport header + payload */
+	__be32 src4;
+	__be32 dst4;
+	__be16 sport;	/* TCP/UDP ports (ICMP: 0) */
+	__be16 dport;
+	__u8 tos;
+	__u8 ttl;
+	__u8 proto;	/* IPv6 next header: TCP, UDP or ICMPv6 */
+	__u8 tcp_flags;	/* TCP: FIN, SYN, RST, ... (connection tracking) */
+};
+
+/* Where the translated packet goes: its IPv6 addresses and, on the NAT46
+ * service path, new transport ports (equal to the old ones for SIIT). */
+struct xlat46_target {
+	union v6addr src6;
+	union v6addr dst6;
+	__be16 sport;
+	__be16 dport;
+};
+
 /* Is the IPv4 destination one of the prefixes this gateway serves? */
 static __always_inline bool xlat46_is_served(__be32 dst)
 {
 	struct served_v4_key key = { .prefixlen = 32, .addr = dst };
 
 	return bpf_map_lookup_elem(&sixgate_served_v4, &key) != NULL;
+}
+
+/* The checks RFC 7915 4.1 makes before translating, on the packet at
+ * ETH_HLEN; fills *p. Returns 0 or a negative DROP reason. */
+static __always_inline int xlat46_parse(struct __sk_buff *skb, struct xlat46_pkt *p)
+{
+	void *data = (void *)(long)skb->data;
+	void *data_end = (void *)(long)skb->data_end;
+	struct iphdr *ip4 = data + ETH_HLEN;
+	__be16 *ports = data + L4_OFF4;
+	int ret;
+
+	if ((void *)(ip4 + 1) > data_end)
+		return DROP(DROP_TRUNCATED);
+	if (ip4->ihl < 5)
+		return DROP(DROP_TRUNCATED);
+	if (ip4->ihl > 5)
+		return DROP(DROP_IPV4_OPTIONS);
+	ret = bigtcp_ipv4_len(skb, ip4);
+	if (ret < 0)
+		return DROP(DROP_TRUNCATED);
+	p->l4_len = ret - IPV4_HLEN;
+	if (csum_ipv4_header(ip4) != ip4->check)
+		return DROP(DROP_IPV4_CHECKSUM);
+	if (ip4->frag_off & bpf_htons(IPV4_FLAG_MF | IPV4_FRAG_OFFSET_MASK))
+		return DROP(DROP_IPV4_FRAGMENT);
+	p->src4 = ip4->saddr;
+	p->dst4 = ip4->daddr;
+	if (ipv4_is_illegal_source(p->src4))
+		return DROP(DROP_ILLEGAL_SOURCE);
+	/* RFC 7915 4.1: TTL is decremented; a packet it would expire is not
+	 * translated (Time Exceeded is sent by a later version). */
+	if (ip4->ttl <= 1)
+		return DROP(DROP_TTL_EXPIRED);
+	p->tos = ip4->tos;
+	p->ttl = ip4->ttl;
+	p->sport = 0;
+	p->dport = 0;
+	p->tcp_flags = 0;
+	switch (ip4->protocol) {
+	case IPPROTO_TCP:
+		if (data + L4_OFF4 + sizeof(struct tcphdr) > data_end)
+			return DROP(DROP_TRUNCATED);
+		p->tcp_flags = ((__u8 *)data)[L4_OFF4 + TCP_FLAGS_OFF];
+		break;
+	case IPPROTO_UDP:
+		if (data + L4_OFF4 + sizeof(struct udphdr) > data_end)
+			return DROP(DROP_TRUNCATED);
+		break;
+	case IPPROTO_ICMP:
+		if (data + L4_OFF4 + sizeof(struct icmphdr) > data_end)
+			return DROP(DROP_TRUNCATED);
+		p->proto = IPPROTO_ICMPV6;
+		return 0;
+	default:
+		return DROP(DROP_PROTO_UNSUPPORTED);
+	}
+	p->proto = ip4->protocol;
+	p->sport = ports[0];
+	p->dport = ports[1];
+	return 0;
 }
 
 /* RFC 7915 4.5 + 4.1: an IPv4 UDP datagram without checksum gets one, as
@@ -83,101 +167,91 @@ static __always_inline int xlat46_icmp(struct __sk_buff *skb, struct icmphdr *ic
 	return 0;
 }
 
-/* Translate the IPv4 packet in `skb` (destination already known to be
- * served) to IPv6 and send it on. Returns a TC action, with the outcome in
- * *counter, or a negative DROP reason. */
-static __always_inline int xlat46(struct __sk_buff *skb, const struct sixgate_config *cfg, __u32 *counter)
+/* The offset of the TCP or UDP checksum field in a packet at IPv4 layout. */
+static __always_inline __u32 xlat46_l4_csum_off(__u8 proto)
+{
+	return proto == IPPROTO_TCP ? L4_OFF4 + offsetof(struct tcphdr, check) :
+				      L4_OFF4 + offsetof(struct udphdr, check);
+}
+
+/* NAT46 service path: write the new TCP/UDP ports. They are packet data, so
+ * the checksum update is a plain one (no BPF_F_PSEUDO_HDR): with
+ * CHECKSUM_PARTIAL the field holds only the pseudo-header sum and the ports
+ * are summed at transmit. A UDP checksum of 0 stays 0 (filled in later). */
+static __always_inline int xlat46_rewrite_ports(struct __sk_buff *skb, const struct xlat46_pkt *p,
+						const struct xlat46_target *t)
 {
 	void *data = (void *)(long)skb->data;
 	void *data_end = (void *)(long)skb->data_end;
-	struct iphdr *ip4 = data + ETH_HLEN;
+	__be16 *ports = data + L4_OFF4;
+	__u32 old_word, new_word;
+
+	if (t->sport == p->sport && t->dport == p->dport)
+		return 0;
+	if ((void *)(ports + 2) > data_end)
+		return DROP(DROP_TRUNCATED);
+	old_word = *(__u32 *)ports;
+	ports[0] = t->sport;
+	ports[1] = t->dport;
+	new_word = *(__u32 *)ports;
+	if (bpf_l4_csum_replace(skb, xlat46_l4_csum_off(p->proto), old_word, new_word,
+				sizeof(__u32) | (p->proto == IPPROTO_UDP ? BPF_F_MARK_MANGLED_0 : 0)))
+		return DROP(DROP_HELPER_FAILED);
+	return 0;
+}
+
+/* Rewrite the parsed IPv4 packet in `skb` as IPv6 per `t` (RFC 7915 4.1,
+ * 4.5) and send it on. `nat` selects the NAT46 service counters. Returns a
+ * TC action, with the outcome in *counter, or a negative DROP reason. */
+static __always_inline int xlat46_emit(struct __sk_buff *skb, const struct sixgate_config *cfg,
+				       const struct xlat46_pkt *p, const struct xlat46_target *t,
+				       bool nat, __u32 *counter)
+{
+	void *data, *data_end;
 	struct bpf_fib_lookup fib;
-	union v6addr src6, dst6;
 	struct ipv6hdr *ip6;
 	struct ethhdr *eth;
-	__u32 tot_len, l4_len, addr_diff, pseudo6;
-	__be32 src4, dst4;
-	__u8 tos, ttl, proto, hop_limit;
+	__u32 addr_diff, pseudo6, l4_len = p->l4_len;
+	__u8 hop_limit;
 	enum fib_verdict verdict;
 	int rc, ret;
 
-	if ((void *)(ip4 + 1) > data_end)
-		return DROP(DROP_TRUNCATED);
-	if (ip4->ihl < 5)
-		return DROP(DROP_TRUNCATED);
-	if (ip4->ihl > 5)
-		return DROP(DROP_IPV4_OPTIONS);
-	ret = bigtcp_ipv4_len(skb, ip4);
-	if (ret < 0)
-		return DROP(DROP_TRUNCATED);
-	tot_len = ret;
-	if (csum_ipv4_header(ip4) != ip4->check)
-		return DROP(DROP_IPV4_CHECKSUM);
-	if (ip4->frag_off & bpf_htons(IPV4_FLAG_MF | IPV4_FRAG_OFFSET_MASK))
-		return DROP(DROP_IPV4_FRAGMENT);
-	src4 = ip4->saddr;
-	dst4 = ip4->daddr;
-	if (ipv4_is_illegal_source(src4))
-		return DROP(DROP_ILLEGAL_SOURCE);
-	/* RFC 7915 4.1: TTL is decremented; a packet it would expire is not
-	 * translated (Time Exceeded is sent by a later version). */
-	if (ip4->ttl <= 1)
-		return DROP(DROP_TTL_EXPIRED);
-	if (rfc6052_wkp_forbids(cfg, src4, dst4))
-		return DROP(DROP_WKP_NON_GLOBAL);
-
-	tos = ip4->tos;
-	ttl = ip4->ttl;
-	proto = ip4->protocol;
-	l4_len = tot_len - IPV4_HLEN;
-	switch (proto) {
-	case IPPROTO_TCP:
-		if (data + L4_OFF4 + sizeof(struct tcphdr) > data_end)
-			return DROP(DROP_TRUNCATED);
-		break;
-	case IPPROTO_UDP:
-		if (data + L4_OFF4 + sizeof(struct udphdr) > data_end)
-			return DROP(DROP_TRUNCATED);
-		break;
-	case IPPROTO_ICMP:
-		if (data + L4_OFF4 + sizeof(struct icmphdr) > data_end)
-			return DROP(DROP_TRUNCATED);
-		proto = IPPROTO_ICMPV6;
-		break;
-	default:
-		return DROP(DROP_PROTO_UNSUPPORTED);
-	}
-
-	rfc6052_embed(cfg, src4, &src6);
-	rfc6052_embed(cfg, dst4, &dst6);
-
-	rc = fib_lookup6(skb, &fib, &src6, &dst6, proto, tot_len + IP_HDR_DELTA);
+	rc = fib_lookup6(skb, &fib, &t->src6, &t->dst6, p->proto, l4_len + IPV6_HLEN);
 	verdict = fib_verdict_of(rc);
 	if (verdict == FIB_TOO_BIG)
 		return DROP(DROP_FRAG_NEEDED);
 	/* Exactly one decrement end to end: ours when we forward, the
 	 * kernel's when it does. */
-	hop_limit = verdict == FIB_REDIRECT ? ttl - 1 : ttl;
+	hop_limit = verdict == FIB_REDIRECT ? p->ttl - 1 : p->ttl;
+
+	if (p->proto != IPPROTO_ICMPV6) {
+		ret = xlat46_rewrite_ports(skb, p, t);
+		if (ret)
+			return ret;
+	}
+	data = (void *)(long)skb->data;
+	data_end = (void *)(long)skb->data_end;
 
 	/* Transport checksums (RFC 7915 4.5): only the pseudo-header changes
 	 * for TCP and UDP, so the update is the address difference. */
-	addr_diff = csum_sub(csum_sub(csum_v6addr(csum_v6addr(0, &src6), &dst6), src4), dst4);
-	if (proto == IPPROTO_TCP) {
-		ret = bpf_l4_csum_replace(skb, L4_OFF4 + offsetof(struct tcphdr, check), 0, addr_diff,
+	addr_diff = csum_sub(csum_sub(csum_v6addr(csum_v6addr(0, &t->src6), &t->dst6), p->src4),
+			     p->dst4);
+	if (p->proto == IPPROTO_TCP) {
+		ret = bpf_l4_csum_replace(skb, xlat46_l4_csum_off(IPPROTO_TCP), 0, addr_diff,
 					  BPF_F_PSEUDO_HDR);
 		if (ret)
 			return DROP(DROP_HELPER_FAILED);
-	} else if (proto == IPPROTO_UDP) {
+	} else if (p->proto == IPPROTO_UDP) {
 		struct udphdr *udp = data + L4_OFF4;
 
 		if ((void *)(udp + 1) > data_end)
 			return DROP(DROP_TRUNCATED);
 		if (udp->check == 0) {
 			ret = xlat46_udp_zero_csum(skb, l4_len,
-						   csum_pseudo6(&src6, &dst6, l4_len, IPPROTO_UDP));
+						   csum_pseudo6(&t->src6, &t->dst6, l4_len, IPPROTO_UDP));
 		} else {
-			ret = bpf_l4_csum_replace(skb, L4_OFF4 + offsetof(struct udphdr, check), 0,
-						  addr_diff, BPF_F_PSEUDO_HDR | BPF_F_MARK_MANGLED_0);
+			ret = bpf_l4_csum_replace(skb, xlat46_l4_csum_off(IPPROTO_UDP), 0, addr_diff,
+						  BPF_F_PSEUDO_HDR | BPF_F_MARK_MANGLED_0);
 			if (ret)
 				ret = DROP(DROP_HELPER_FAILED);
 		}
@@ -188,7 +262,7 @@ static __always_inline int xlat46(struct __sk_buff *skb, const struct sixgate_co
 
 		if ((void *)(icmp + 1) > data_end)
 			return DROP(DROP_TRUNCATED);
-		pseudo6 = csum_pseudo6(&src6, &dst6, l4_len, IPPROTO_ICMPV6);
+		pseudo6 = csum_pseudo6(&t->src6, &t->dst6, l4_len, IPPROTO_ICMPV6);
 		ret = xlat46_icmp(skb, icmp, pseudo6);
 		if (ret)
 			return ret;
@@ -211,11 +285,10 @@ static __always_inline int xlat46(struct __sk_buff *skb, const struct sixgate_co
 	eth->h_proto = bpf_htons(ETH_P_IPV6);
 	/* RFC 7915 4.1: traffic class = TOS, flow label 0, payload length =
 	 * total length - IPv4 header (BIG TCP: 0 and a jumbo header), next
-	 * header = protocol (ICMP -> 58),
-	 * hop limit = TTL - 1, addresses per RFC 6052. */
+	 * header = protocol (ICMP -> 58), hop limit = TTL - 1. */
 	ip6->version = 6;
-	ip6->priority = tos >> 4;
-	ip6->flow_lbl[0] = (__u8)(tos << 4);
+	ip6->priority = p->tos >> 4;
+	ip6->flow_lbl[0] = (__u8)(p->tos << 4);
 	ip6->flow_lbl[1] = 0;
 	ip6->flow_lbl[2] = 0;
 	if (l4_len > IPV6_MAXPLEN) {
@@ -223,18 +296,38 @@ static __always_inline int xlat46(struct __sk_buff *skb, const struct sixgate_co
 		ip6->nexthdr = IPPROTO_HOPOPTS;
 	} else {
 		ip6->payload_len = bpf_htons((__u16)l4_len);
-		ip6->nexthdr = proto;
+		ip6->nexthdr = p->proto;
 	}
 	ip6->hop_limit = hop_limit;
-	ip6->saddr = src6.in6;
-	ip6->daddr = dst6.in6;
+	ip6->saddr = t->src6.in6;
+	ip6->daddr = t->dst6.in6;
 
 	if (verdict == FIB_STACK) {
-		*counter = SG_XLAT46_STACK;
+		*counter = nat ? SG_NAT46_FWD_STACK : SG_XLAT46_STACK;
 		return TC_ACT_OK;
 	}
-	*counter = SG_XLAT46_REDIRECT;
+	*counter = nat ? SG_NAT46_FWD_REDIRECT : SG_XLAT46_REDIRECT;
 	return fib_redirect(skb, cfg, &fib, rc);
+}
+
+/* Stateless SIIT (RFC 7915 4, RFC 6052): translate the IPv4 packet in `skb`,
+ * whose destination is served, with both addresses embedded in pool6. */
+static __always_inline int xlat46(struct __sk_buff *skb, const struct sixgate_config *cfg, __u32 *counter)
+{
+	struct xlat46_target t;
+	struct xlat46_pkt p;
+	int ret;
+
+	ret = xlat46_parse(skb, &p);
+	if (ret)
+		return ret;
+	if (rfc6052_wkp_forbids(cfg, p.src4, p.dst4))
+		return DROP(DROP_WKP_NON_GLOBAL);
+	rfc6052_embed(cfg, p.src4, &t.src6);
+	rfc6052_embed(cfg, p.dst4, &t.dst6);
+	t.sport = p.sport;
+	t.dport = p.dport;
+	return xlat46_emit(skb, cfg, &p, &t, false, counter);
 }
 
 #endif

@@ -81,65 +81,70 @@ static __always_inline int xlat64_icmp(struct __sk_buff *skb, struct icmp6hdr *i
 	return 0;
 }
 
-/* Translate the IPv6 packet in `skb` (destination already known to be in
- * pool6) to IPv4 and send it on. Returns a TC action, with the outcome in
- * *counter, or a negative DROP reason. */
-static __always_inline int xlat64(struct __sk_buff *skb, const struct sixgate_config *cfg, __u32 *counter)
+/* What the translator keeps from a validated IPv6 packet. */
+struct xlat64_pkt {
+	union v6addr src6;
+	union v6addr dst6;
+	__u32 l4_len;	/* transport header + payload */
+	__u32 hbh_len;	/* BIG TCP jumbo Hop-by-Hop header to remove, or 0 */
+	__be16 sport;	/* TCP/UDP ports (ICMPv6: 0) */
+	__be16 dport;
+	__u16 l4_check;	/* transport checksum as received */
+	__u8 tclass;
+	__u8 hop_limit;
+	__u8 proto;	/* TCP, UDP or ICMPv6 */
+	__u8 tcp_flags;	/* TCP: FIN, SYN, RST, ... (connection tracking) */
+};
+
+/* Where the translated packet goes: its IPv4 addresses and, on the NAT46
+ * reply path, new transport ports (equal to the old ones for SIIT). */
+struct xlat64_target {
+	__be32 src4;
+	__be32 dst4;
+	__be16 sport;
+	__be16 dport;
+};
+
+/* The checks RFC 7915 5.1 makes before translating, on the packet at
+ * ETH_HLEN; fills *p. Returns 0 or a negative DROP reason. */
+static __always_inline int xlat64_parse(struct __sk_buff *skb, struct xlat64_pkt *p)
 {
 	void *data = (void *)(long)skb->data;
 	void *data_end = (void *)(long)skb->data_end;
 	struct ipv6hdr *ip6 = data + ETH_HLEN;
-	struct bpf_fib_lookup fib;
-	union v6addr src6, dst6;
-	struct iphdr *ip4;
-	struct ethhdr *eth;
-	__u32 l4_len, tot_len, addr_diff, hbh_len;
-	__be32 src4, dst4;
-	__u16 l4_check;
-	__u8 tclass, hop_limit, proto, proto4, ttl;
-	enum fib_verdict verdict;
-	int rc, ret;
+	__be16 *ports;
+	int ret;
 
 	if ((void *)(ip6 + 1) > data_end)
 		return DROP(DROP_TRUNCATED);
-	ret = bigtcp_ipv6_len(skb, ip6, &proto, &hbh_len);
+	ret = bigtcp_ipv6_len(skb, ip6, &p->proto, &p->hbh_len);
 	if (ret < 0)
 		return DROP(DROP_TRUNCATED);
-	l4_len = ret;
-	if (proto == IPPROTO_FRAGMENT)
+	p->l4_len = ret;
+	if (p->proto == IPPROTO_FRAGMENT)
 		return DROP(DROP_IPV6_FRAGMENT);
-	if (ipv6_is_exthdr(proto))
+	if (ipv6_is_exthdr(p->proto))
 		return DROP(DROP_IPV6_EXTHDR);
 	/* RFC 7915 5.1: hop limit is decremented; expiring packets are not
 	 * translated (Time Exceeded comes in a later version). */
 	if (ip6->hop_limit <= 1)
 		return DROP(DROP_TTL_EXPIRED);
-
-	src6.in6 = ip6->saddr;
-	dst6.in6 = ip6->daddr;
-	/* RFC 7915 5.1: the source must have an IPv4 form (pool6 here; EAMT
-	 * later), and that address must be one this gateway serves: anything
-	 * else would let IPv6 hosts spoof arbitrary IPv4 sources. */
-	if (!rfc6052_in_pool6(cfg, &src6))
-		return DROP(DROP_SRC_NOT_POOL6);
-	src4 = rfc6052_extract(cfg, &src6);
-	dst4 = rfc6052_extract(cfg, &dst6);
-	if (!xlat46_is_served(src4))
-		return DROP(DROP_SRC_NOT_SERVED);
-	if (ipv4_is_illegal_source(src4))
-		return DROP(DROP_ILLEGAL_SOURCE);
-	if (rfc6052_wkp_forbids(cfg, src4, dst4))
-		return DROP(DROP_WKP_NON_GLOBAL);
-
-	tclass = (ip6->priority << 4) | (ip6->flow_lbl[0] >> 4);
-	hop_limit = ip6->hop_limit;
-	switch (proto) {
+	p->src6.in6 = ip6->saddr;
+	p->dst6.in6 = ip6->daddr;
+	p->tclass = (ip6->priority << 4) | (ip6->flow_lbl[0] >> 4);
+	p->hop_limit = ip6->hop_limit;
+	p->sport = 0;
+	p->dport = 0;
+	p->tcp_flags = 0;
+	switch (p->proto) {
 	case IPPROTO_TCP: {
-		struct tcphdr *tcp = data + L4_OFF6 + hbh_len;
+		struct tcphdr *tcp = data + L4_OFF6 + p->hbh_len;
 
 		if ((void *)(tcp + 1) > data_end)
 			return DROP(DROP_TRUNCATED);
-		l4_check = tcp->check;
+		p->l4_check = tcp->check;
+		p->tcp_flags = ((__u8 *)tcp)[TCP_FLAGS_OFF];
+		ports = (__be16 *)tcp;
 		break;
 	}
 	case IPPROTO_UDP: {
@@ -147,7 +152,8 @@ static __always_inline int xlat64(struct __sk_buff *skb, const struct sixgate_co
 
 		if ((void *)(udp + 1) > data_end)
 			return DROP(DROP_TRUNCATED);
-		l4_check = udp->check;
+		p->l4_check = udp->check;
+		ports = (__be16 *)udp;
 		break;
 	}
 	case IPPROTO_ICMPV6: {
@@ -155,38 +161,84 @@ static __always_inline int xlat64(struct __sk_buff *skb, const struct sixgate_co
 
 		if ((void *)(icmp6 + 1) > data_end)
 			return DROP(DROP_TRUNCATED);
-		l4_check = icmp6->icmp6_cksum;
-		break;
+		p->l4_check = icmp6->icmp6_cksum;
+		return 0;
 	}
 	default:
 		return DROP(DROP_PROTO_UNSUPPORTED);
 	}
-	tot_len = l4_len + IPV4_HLEN;
-	proto4 = proto == IPPROTO_ICMPV6 ? IPPROTO_ICMP : proto;
+	p->sport = ports[0];
+	p->dport = ports[1];
+	return 0;
+}
 
-	rc = fib_lookup4(skb, &fib, src4, dst4, tclass, proto4, tot_len);
+/* NAT46 reply path: write the new TCP/UDP ports (after the jumbo header is
+ * gone). A plain checksum update, as in xlat46_rewrite_ports. */
+static __always_inline int xlat64_rewrite_ports(struct __sk_buff *skb, const struct xlat64_pkt *p,
+						const struct xlat64_target *t)
+{
+	void *data = (void *)(long)skb->data;
+	void *data_end = (void *)(long)skb->data_end;
+	__be16 *ports = data + L4_OFF6;
+	__u32 old_word, new_word, off;
+
+	if (t->sport == p->sport && t->dport == p->dport)
+		return 0;
+	if ((void *)(ports + 2) > data_end)
+		return DROP(DROP_TRUNCATED);
+	old_word = *(__u32 *)ports;
+	ports[0] = t->sport;
+	ports[1] = t->dport;
+	new_word = *(__u32 *)ports;
+	off = p->proto == IPPROTO_TCP ? L4_OFF6 + offsetof(struct tcphdr, check) :
+					L4_OFF6 + offsetof(struct udphdr, check);
+	if (bpf_l4_csum_replace(skb, off, old_word, new_word,
+				sizeof(__u32) | (p->proto == IPPROTO_UDP ? BPF_F_MARK_MANGLED_0 : 0)))
+		return DROP(DROP_HELPER_FAILED);
+	return 0;
+}
+
+/* Rewrite the parsed IPv6 packet in `skb` as IPv4 per `t` (RFC 7915 5.1,
+ * 5.5) and send it on. `nat` selects the NAT46 service counters. Returns a
+ * TC action, with the outcome in *counter, or a negative DROP reason. */
+static __always_inline int xlat64_emit(struct __sk_buff *skb, const struct sixgate_config *cfg,
+				       const struct xlat64_pkt *p, const struct xlat64_target *t,
+				       bool nat, __u32 *counter)
+{
+	void *data, *data_end;
+	struct bpf_fib_lookup fib;
+	struct iphdr *ip4;
+	struct ethhdr *eth;
+	__u32 tot_len = p->l4_len + IPV4_HLEN, addr_diff;
+	__u8 proto4 = p->proto == IPPROTO_ICMPV6 ? IPPROTO_ICMP : p->proto;
+	__u8 ttl;
+	enum fib_verdict verdict;
+	int rc, ret;
+
+	rc = fib_lookup4(skb, &fib, t->src4, t->dst4, p->tclass, proto4, tot_len);
 	verdict = fib_verdict_of(rc);
 	if (verdict == FIB_TOO_BIG)
 		return DROP(DROP_FRAG_NEEDED);
-	ttl = verdict == FIB_REDIRECT ? hop_limit - 1 : hop_limit;
+	ttl = verdict == FIB_REDIRECT ? p->hop_limit - 1 : p->hop_limit;
 
 	/* BIG TCP: the jumbo Hop-by-Hop header has no IPv4 equivalent; IPv4
 	 * says "longer than 64 KiB" with tot_len 0. gso_size is unchanged: the
 	 * header was never part of the segments. */
-	if (hbh_len) {
+	if (p->hbh_len) {
 		if (bpf_skb_adjust_room(skb, -JUMBO_HBH_LEN, BPF_ADJ_ROOM_NET,
 					BPF_F_ADJ_ROOM_FIXED_GSO))
 			return DROP(DROP_HELPER_FAILED);
-		data = (void *)(long)skb->data;
-		data_end = (void *)(long)skb->data_end;
 	}
 
-	if (proto == IPPROTO_ICMPV6) {
-		struct icmp6hdr *icmp6 = data + L4_OFF6;
+	if (p->proto == IPPROTO_ICMPV6) {
+		struct icmp6hdr *icmp6;
 
+		data = (void *)(long)skb->data;
+		data_end = (void *)(long)skb->data_end;
+		icmp6 = data + L4_OFF6;
 		if ((void *)(icmp6 + 1) > data_end)
 			return DROP(DROP_TRUNCATED);
-		ret = xlat64_icmp(skb, icmp6, csum_pseudo6(&src6, &dst6, l4_len, IPPROTO_ICMPV6));
+		ret = xlat64_icmp(skb, icmp6, csum_pseudo6(&p->src6, &p->dst6, p->l4_len, IPPROTO_ICMPV6));
 		if (ret)
 			return ret;
 	} else {
@@ -196,11 +248,15 @@ static __always_inline int xlat64(struct __sk_buff *skb, const struct sixgate_co
 		__u64 flags = BPF_F_PSEUDO_HDR;
 		__u32 off = L4_OFF6 + offsetof(struct tcphdr, check);
 
-		if (proto == IPPROTO_UDP) {
+		ret = xlat64_rewrite_ports(skb, p, t);
+		if (ret)
+			return ret;
+		if (p->proto == IPPROTO_UDP) {
 			flags |= BPF_F_MARK_MANGLED_0;
 			off = L4_OFF6 + offsetof(struct udphdr, check);
 		}
-		addr_diff = csum_add(csum_add(src4, dst4), ~csum_v6addr(csum_v6addr(0, &src6), &dst6));
+		addr_diff = csum_add(csum_add(t->src4, t->dst4),
+				     ~csum_v6addr(csum_v6addr(0, &p->src6), &p->dst6));
 		if (bpf_l4_csum_replace(skb, off, 0, addr_diff, flags))
 			return DROP(DROP_HELPER_FAILED);
 	}
@@ -220,7 +276,7 @@ static __always_inline int xlat64(struct __sk_buff *skb, const struct sixgate_co
 	 * TTL = hop limit - 1, protocol = next header (58 -> 1). */
 	ip4->version = 4;
 	ip4->ihl = 5;
-	ip4->tos = tclass;
+	ip4->tos = p->tclass;
 	if (tot_len > IPV6_MAXPLEN) {
 		ip4->tot_len = 0;
 		count(SG_BIGTCP_XLAT64, skb->len);
@@ -231,22 +287,51 @@ static __always_inline int xlat64(struct __sk_buff *skb, const struct sixgate_co
 		ip4->id = 0;
 		ip4->frag_off = bpf_htons(IPV4_FLAG_DF);
 	} else {
-		ip4->id = xlat64_identification(src4, dst4, proto4, l4_check);
+		ip4->id = xlat64_identification(t->src4, t->dst4, proto4, p->l4_check);
 		ip4->frag_off = 0;
 	}
 	ip4->ttl = ttl;
 	ip4->protocol = proto4;
-	ip4->saddr = src4;
-	ip4->daddr = dst4;
+	ip4->saddr = t->src4;
+	ip4->daddr = t->dst4;
 	ip4->check = 0;
 	ip4->check = csum_ipv4_header(ip4);
 
 	if (verdict == FIB_STACK) {
-		*counter = SG_XLAT64_STACK;
+		*counter = nat ? SG_NAT46_REPLY_STACK : SG_XLAT64_STACK;
 		return TC_ACT_OK;
 	}
-	*counter = SG_XLAT64_REDIRECT;
+	*counter = nat ? SG_NAT46_REPLY_REDIRECT : SG_XLAT64_REDIRECT;
 	return fib_redirect(skb, cfg, &fib, rc);
+}
+
+/* Stateless SIIT (RFC 7915 5, RFC 6052): translate the IPv6 packet in `skb`,
+ * whose destination is in pool6, to IPv4. */
+static __always_inline int xlat64(struct __sk_buff *skb, const struct sixgate_config *cfg, __u32 *counter)
+{
+	struct xlat64_target t;
+	struct xlat64_pkt p;
+	int ret;
+
+	ret = xlat64_parse(skb, &p);
+	if (ret)
+		return ret;
+	/* RFC 7915 5.1: the source must have an IPv4 form (pool6 here; EAMT
+	 * later), and that address must be one this gateway serves: anything
+	 * else would let IPv6 hosts spoof arbitrary IPv4 sources. */
+	if (!rfc6052_in_pool6(cfg, &p.src6))
+		return DROP(DROP_SRC_NOT_POOL6);
+	t.src4 = rfc6052_extract(cfg, &p.src6);
+	t.dst4 = rfc6052_extract(cfg, &p.dst6);
+	if (!xlat46_is_served(t.src4))
+		return DROP(DROP_SRC_NOT_SERVED);
+	if (ipv4_is_illegal_source(t.src4))
+		return DROP(DROP_ILLEGAL_SOURCE);
+	if (rfc6052_wkp_forbids(cfg, t.src4, t.dst4))
+		return DROP(DROP_WKP_NON_GLOBAL);
+	t.sport = p.sport;
+	t.dport = p.dport;
+	return xlat64_emit(skb, cfg, &p, &t, false, counter);
 }
 
 #endif
