@@ -30,7 +30,17 @@ fn main() {
     );
     generate_counters(
         &bpf_dir.join("lib/counters.def"),
+        "SG_COUNTER(",
+        "COUNTERS",
+        "`enum sixgate_counter`",
         &out_dir.join("counters.rs"),
+    );
+    generate_counters(
+        &bpf_dir.join("lib/svc_counters.def"),
+        "SVC_COUNTER(",
+        "SVC_COUNTERS",
+        "`enum svc_counter`",
+        &out_dir.join("svc_counters.rs"),
     );
 }
 
@@ -73,23 +83,25 @@ fn compile(src: &Path, out: &Path) {
     }
 }
 
-/// Turns every `SG_COUNTER(NAME, "help")` line into a `Counter` entry, in
-/// order, so index i here is `enum sixgate_counter` value i in C.
-fn generate_counters(def: &Path, out: &Path) {
-    let text = fs::read_to_string(def).expect("read counters.def");
-    let mut rust = String::from("/// Every counter, indexed like `enum sixgate_counter`.\n");
-    rust.push_str("pub const COUNTERS: &[Counter] = &[\n");
+/// Turns every `MACRO(NAME, "help")` line of `def` into a `Counter` entry
+/// of the constant `name`, in order, so index i here is value i of the C
+/// enum built from the same file.
+fn generate_counters(def: &Path, macro_open: &str, name: &str, c_enum: &str, out: &Path) {
+    let text = fs::read_to_string(def).expect("read counter list");
+    let mut rust = format!("/// Every counter, indexed like {c_enum}.\n");
+    rust.push_str(&format!("pub const {name}: &[Counter] = &[\n"));
     for line in text.lines().map(str::trim) {
-        let Some(rest) = line.strip_prefix("SG_COUNTER(") else {
+        let Some(rest) = line.strip_prefix(macro_open) else {
             continue;
         };
         let (name, help) = rest
             .split_once(',')
-            .unwrap_or_else(|| panic!("counters.def: bad line {line:?}"));
+            .unwrap_or_else(|| panic!("{}: bad line {line:?}", def.display()));
         let help = help.trim().trim_end_matches(')').trim();
         assert!(
             help.starts_with('"') && help.ends_with('"'),
-            "counters.def: help must be a string literal: {line:?}"
+            "{}: help must be a string literal: {line:?}",
+            def.display()
         );
         rust.push_str(&format!(
             "    Counter {{ name: \"{}\", help: {help} }},\n",
@@ -97,5 +109,5 @@ fn generate_counters(def: &Path, out: &Path) {
         ));
     }
     rust.push_str("];\n");
-    fs::write(out, rust).expect("write counters.rs");
+    fs::write(out, rust).expect("write generated counters");
 }

@@ -18,6 +18,7 @@ pub struct Counter {
 }
 
 include!(concat!(env!("OUT_DIR"), "/counters.rs"));
+include!(concat!(env!("OUT_DIR"), "/svc_counters.rs"));
 
 /// A counter's value summed over CPUs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -15,7 +15,9 @@ use sixgate_wire::{Ipv4Prefix, Rfc6052Prefix};
 use tracing::warn;
 
 use crate::counters::{sum_counters, CounterValue};
-use crate::maps::{served_v4_key_data, SixgateConfig, CONFIG_MAP, COUNTERS_MAP, SERVED_V4_MAP};
+use crate::maps::{
+    served_v4_key_data, SixgateConfig, CFG_NAT46, CONFIG_MAP, COUNTERS_MAP, SERVED_V4_MAP,
+};
 use crate::{TC_OBJECT, TC_PROGRAM};
 
 /// `BPF_FS_MAGIC` from linux/magic.h.
@@ -86,7 +88,7 @@ pub enum DatapathError {
     },
 }
 
-fn io_err(what: impl Into<String>) -> impl FnOnce(io::Error) -> DatapathError {
+pub(crate) fn io_err(what: impl Into<String>) -> impl FnOnce(io::Error) -> DatapathError {
     let what = what.into();
     move |source| DatapathError::Io { what, source }
 }
@@ -178,16 +180,21 @@ impl Datapath {
                 .insert(&Key::new(len, data), 1, 0)
                 .map_err(map_err(format!("adding served prefix to {SERVED_V4_MAP}")))?;
         }
+        // The NAT46 bit belongs to Nat46Maps::set_enabled: a restart that
+        // reprograms the translator must not switch services off meanwhile.
+        let nat46 = config
+            .get(&0, 0)
+            .map_err(map_err(format!("reading {CONFIG_MAP}")))?
+            .flags
+            & CFG_NAT46;
+        let mut value = SixgateConfig::new(
+            &params.pool6,
+            params.wkp_allow_non_global,
+            &params.veth_ifindexes,
+        );
+        value.flags |= nat46;
         config
-            .set(
-                0,
-                SixgateConfig::new(
-                    &params.pool6,
-                    params.wkp_allow_non_global,
-                    &params.veth_ifindexes,
-                ),
-                0,
-            )
+            .set(0, value, 0)
             .map_err(map_err(format!("writing {CONFIG_MAP}")))?;
         let stale: Vec<Key<u32>> = served
             .keys()

@@ -5,10 +5,11 @@
 pub mod counters;
 pub mod datapath;
 pub mod maps;
+pub mod nat46;
 pub mod pinned;
 pub mod test_run;
 
-pub use counters::{read_counters, Counter, CounterValue, COUNTERS};
+pub use counters::{read_counters, Counter, CounterValue, COUNTERS, SVC_COUNTERS};
 pub use datapath::{Datapath, DatapathError, SiitParams};
 
 /// The compiled tc object (bpf/prog_tc.c), 8-byte aligned as the ELF parser wants.

@@ -91,3 +91,296 @@ pub struct SixgateCount {
 
 // SAFETY: two u64, no padding.
 unsafe impl aya::Pod for SixgateCount {}
+
+// ---- NAT46 services (bpf/lib/maps.h, "Stateful NAT46 services") ----------
+
+/// `SIXGATE_CFG_NAT46`: at least one NAT46 service is programmed.
+pub const CFG_NAT46: u8 = 1 << 2;
+/// NAT46 settings (one entry).
+pub const NAT46_MAP: &str = "sixgate_nat46";
+/// Services by {VIP, port, protocol}.
+pub const SERVICES_MAP: &str = "sixgate_services";
+/// Map-of-maps: service id -> Maglev table.
+pub const MAGLEV_MAP: &str = "sixgate_maglev";
+/// Backend id -> backend address and port.
+pub const BACKENDS_MAP: &str = "sixgate_backends";
+/// {service id, client prefix} LPM trie of source ranges.
+pub const SVC_RANGES_MAP: &str = "sixgate_svc_ranges";
+/// Connection tracking, client side.
+pub const CT4_MAP: &str = "sixgate_ct4";
+/// Connection tracking, backend side.
+pub const CT6_MAP: &str = "sixgate_ct6";
+/// Per-service per-CPU counters.
+pub const SVC_COUNTERS_MAP: &str = "sixgate_svc_counters";
+
+/// `NAT46_MAX_SERVICES`
+pub const NAT46_MAX_SERVICES: u32 = 1024;
+/// `NAT46_MAX_BACKENDS_PER_SERVICE`
+pub const NAT46_MAX_BACKENDS_PER_SERVICE: u32 = 1024;
+/// `NAT46_MAX_SNAT_ADDRS`
+pub const NAT46_MAX_SNAT_ADDRS: usize = 16;
+/// `CT_STATE_MAX`: slots of `Nat46Config::timeout_ns`.
+pub const CT_STATE_MAX: usize = 6;
+/// `BPF_F_INNER_MAP`: inner maps of different sizes may share an outer map.
+pub const BPF_F_INNER_MAP: u32 = 1 << 12;
+
+/// `SVC_MODE_GATEWAY`
+pub const SVC_MODE_GATEWAY: u8 = 0;
+/// `SVC_MODE_PRESERVE`
+pub const SVC_MODE_PRESERVE: u8 = 1;
+/// `SVC_F_SOURCE_RANGES`
+pub const SVC_F_SOURCE_RANGES: u8 = 1 << 0;
+
+/// `enum ct_state`
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[repr(u8)]
+pub enum CtState {
+    /// `CT_TCP_SYN_SENT`: client SYN seen, no reply yet.
+    TcpSynSent = 1,
+    /// `CT_TCP_ESTABLISHED`: the backend answered.
+    TcpEstablished = 2,
+    /// `CT_TCP_CLOSING`: a FIN was seen.
+    TcpClosing = 3,
+    /// `CT_TCP_RESET`: an RST was seen.
+    TcpReset = 4,
+    /// `CT_UDP`
+    Udp = 5,
+}
+
+impl CtState {
+    /// Every state, in `enum ct_state` order.
+    pub const ALL: [CtState; 5] = [
+        CtState::TcpSynSent,
+        CtState::TcpEstablished,
+        CtState::TcpClosing,
+        CtState::TcpReset,
+        CtState::Udp,
+    ];
+
+    /// The state of a raw `ct4_entry.state` byte.
+    pub fn from_raw(raw: u8) -> Option<CtState> {
+        Self::ALL.into_iter().find(|s| *s as u8 == raw)
+    }
+}
+
+/// `backend_id()` in maps.h: each service owns two ranges of backend ids
+/// (generations), so the idle one is filled before a table swap.
+pub fn backend_id(svc_id: u32, generation: u8, index: u32) -> u32 {
+    (svc_id << 11)
+        | (u32::from(generation & 1) << 10)
+        | (index & (NAT46_MAX_BACKENDS_PER_SERVICE - 1))
+}
+
+/// `struct nat46_config`
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Nat46Config {
+    /// RFC 6052 prefix of "preserve" services, bits past its length zero.
+    pub preserve_prefix: [u8; 16],
+    /// Byte positions of the IPv4 octets in a preserve address.
+    pub preserve_v4_pos: [u8; 4],
+    /// Prefix length; 0 = no preserve prefix.
+    pub preserve_len: u8,
+    /// Entries of `snat` in use.
+    pub snat_count: u8,
+    /// Padding, zero.
+    pub pad: u16,
+    /// Lowest source port of "gateway" flows (host order).
+    pub port_min: u16,
+    /// Highest source port of "gateway" flows (host order).
+    pub port_max: u16,
+    /// Flow hash seed.
+    pub hash_seed: u32,
+    /// Idle timeout per `enum ct_state`, nanoseconds (slot 0 unused).
+    pub timeout_ns: [u64; CT_STATE_MAX],
+    /// SNAT addresses of "gateway" services.
+    pub snat: [[u8; 16]; NAT46_MAX_SNAT_ADDRS],
+}
+
+// SAFETY: plain bytes and integers laid out without implicit padding
+// (checked against the BTF by a test).
+unsafe impl aya::Pod for Nat46Config {}
+
+/// `struct svc_key`
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct SvcKey {
+    /// VIP, network byte order.
+    pub vip: [u8; 4],
+    /// Port, network byte order.
+    pub port: [u8; 2],
+    /// IPPROTO_TCP or IPPROTO_UDP.
+    pub proto: u8,
+    /// Padding, zero.
+    pub pad: u8,
+}
+
+// SAFETY: bytes only.
+unsafe impl aya::Pod for SvcKey {}
+
+impl SvcKey {
+    /// The key of `vip:port` over `proto`.
+    pub fn new(vip: Ipv4Addr, port: u16, proto: u8) -> Self {
+        Self {
+            vip: vip.octets(),
+            port: port.to_be_bytes(),
+            proto,
+            pad: 0,
+        }
+    }
+
+    /// The VIP.
+    pub fn vip(&self) -> Ipv4Addr {
+        Ipv4Addr::from(self.vip)
+    }
+
+    /// The port.
+    pub fn port(&self) -> u16 {
+        u16::from_be_bytes(self.port)
+    }
+}
+
+/// `struct svc_value`
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SvcValue {
+    /// Service id: Maglev map index and counter block.
+    pub id: u32,
+    /// Slots of the Maglev table (0: no table, new flows are dropped).
+    pub table_size: u32,
+    /// Which backend-id range the table in force uses.
+    pub generation: u8,
+    /// `SVC_MODE_*`
+    pub mode: u8,
+    /// `SVC_F_*`
+    pub flags: u8,
+    /// Padding, zero.
+    pub pad: u8,
+}
+
+// SAFETY: integers without implicit padding.
+unsafe impl aya::Pod for SvcValue {}
+
+/// `struct backend`
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct BackendValue {
+    /// IPv6 address.
+    pub addr: [u8; 16],
+    /// Port, network byte order.
+    pub port: [u8; 2],
+    /// Padding, zero.
+    pub pad: u16,
+}
+
+// SAFETY: bytes without implicit padding.
+unsafe impl aya::Pod for BackendValue {}
+
+/// Data part of `struct svc_range_key` (aya's LPM key adds the prefix length).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct SvcRangeData {
+    /// Service id (native order; always matched whole).
+    pub svc_id: u32,
+    /// Client prefix address, network byte order.
+    pub addr: [u8; 4],
+}
+
+// SAFETY: integers without implicit padding.
+unsafe impl aya::Pod for SvcRangeData {}
+
+/// `struct ct4_key`
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct Ct4Key {
+    /// Client address, network order.
+    pub client: [u8; 4],
+    /// VIP, network order.
+    pub vip: [u8; 4],
+    /// Client port, network order.
+    pub client_port: [u8; 2],
+    /// VIP port, network order.
+    pub vip_port: [u8; 2],
+    /// IPPROTO_TCP or IPPROTO_UDP.
+    pub proto: u8,
+    /// Padding, zero.
+    pub pad: [u8; 3],
+}
+
+// SAFETY: bytes only.
+unsafe impl aya::Pod for Ct4Key {}
+
+/// `struct ct4_entry`
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Ct4Entry {
+    /// Backend address.
+    pub backend: [u8; 16],
+    /// Source the backend sees.
+    pub source: [u8; 16],
+    /// Backend port, network order.
+    pub backend_port: [u8; 2],
+    /// Source port, network order.
+    pub source_port: [u8; 2],
+    /// Service id.
+    pub svc_id: u32,
+    /// `bpf_ktime_get_ns()` of the last packet (CLOCK_MONOTONIC).
+    pub last_seen: u64,
+    /// `enum ct_state`
+    pub state: u8,
+    /// Padding, zero.
+    pub pad: [u8; 7],
+}
+
+// SAFETY: integers without implicit padding.
+unsafe impl aya::Pod for Ct4Entry {}
+
+/// `struct ct6_key`
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Ct6Key {
+    /// Backend address (the reply's source).
+    pub backend: [u8; 16],
+    /// The flow's IPv6 source (the reply's destination).
+    pub source: [u8; 16],
+    /// Backend port, network order.
+    pub backend_port: [u8; 2],
+    /// Source port, network order.
+    pub source_port: [u8; 2],
+    /// IPPROTO_TCP or IPPROTO_UDP.
+    pub proto: u8,
+    /// Padding, zero.
+    pub pad: [u8; 3],
+}
+
+// SAFETY: bytes only.
+unsafe impl aya::Pod for Ct6Key {}
+
+/// `struct ct6_entry`
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Ct6Entry {
+    /// The flow's client-side key.
+    pub flow: Ct4Key,
+    /// Service id.
+    pub svc_id: u32,
+    /// Padding, zero.
+    pub pad: u32,
+}
+
+// SAFETY: bytes and integers without implicit padding.
+unsafe impl aya::Pod for Ct6Entry {}
+
+impl Ct4Entry {
+    /// The backend-side key this entry was created with.
+    pub fn reply_key(&self, proto: u8) -> Ct6Key {
+        Ct6Key {
+            backend: self.backend,
+            source: self.source,
+            backend_port: self.backend_port,
+            source_port: self.source_port,
+            proto,
+            pad: [0; 3],
+        }
+    }
+}

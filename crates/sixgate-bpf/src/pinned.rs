@@ -11,7 +11,8 @@ use sixgate_wire::Ipv4Prefix;
 use crate::maps::{SixgateConfig, CONFIG_MAP, SERVED_V4_MAP};
 use crate::DatapathError;
 
-fn open(pin_path: &Path, name: &str) -> Result<Map, DatapathError> {
+/// Opens the map pinned as `name` under `pin_path`.
+pub(crate) fn open(pin_path: &Path, name: &str) -> Result<Map, DatapathError> {
     let path = pin_path.join(name);
     let what = || format!("opening {}", path.display());
     let data = MapData::from_pin(&path).map_err(|source| DatapathError::Map {

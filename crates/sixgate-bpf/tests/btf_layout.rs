@@ -6,7 +6,10 @@ use std::collections::BTreeMap;
 use std::mem::{offset_of, size_of};
 use std::process::Command;
 
-use sixgate_bpf::maps::{SixgateConfig, SixgateCount};
+use sixgate_bpf::maps::{
+    BackendValue, Ct4Entry, Ct4Key, Ct6Entry, Ct6Key, Nat46Config, SixgateConfig, SixgateCount,
+    SvcKey, SvcRangeData, SvcValue,
+};
 use sixgate_bpf::TC_OBJECT;
 
 /// struct name -> (size, [(field, bit offset)])
@@ -108,5 +111,77 @@ fn map_layouts_match_btf() {
         "served_v4_key",
         8,
         &[("prefixlen", 0), ("addr", 4)],
+    );
+}
+
+/// Lists `field` of `ty` with its byte offset, for `check`.
+macro_rules! fields {
+    ($ty:ty: $($f:ident),+ $(,)?) => {
+        &[$((stringify!($f), offset_of!($ty, $f))),+]
+    };
+}
+
+#[test]
+fn nat46_map_layouts_match_btf() {
+    let structs = btf_structs();
+    check(
+        &structs,
+        "nat46_config",
+        size_of::<Nat46Config>(),
+        fields!(Nat46Config: preserve_prefix, preserve_v4_pos, preserve_len, snat_count, pad,
+            port_min, port_max, hash_seed, timeout_ns, snat),
+    );
+    check(
+        &structs,
+        "svc_key",
+        size_of::<SvcKey>(),
+        fields!(SvcKey: vip, port, proto, pad),
+    );
+    check(
+        &structs,
+        "svc_value",
+        size_of::<SvcValue>(),
+        fields!(SvcValue: id, table_size, generation, mode, flags, pad),
+    );
+    check(
+        &structs,
+        "backend",
+        size_of::<BackendValue>(),
+        fields!(BackendValue: addr, port, pad),
+    );
+    // aya's lpm_trie::Key<SvcRangeData> puts the u32 prefix length first.
+    check(
+        &structs,
+        "svc_range_key",
+        4 + size_of::<SvcRangeData>(),
+        &[
+            ("prefixlen", 0),
+            ("svc_id", 4 + offset_of!(SvcRangeData, svc_id)),
+            ("addr", 4 + offset_of!(SvcRangeData, addr)),
+        ],
+    );
+    check(
+        &structs,
+        "ct4_key",
+        size_of::<Ct4Key>(),
+        fields!(Ct4Key: client, vip, client_port, vip_port, proto, pad),
+    );
+    check(
+        &structs,
+        "ct4_entry",
+        size_of::<Ct4Entry>(),
+        fields!(Ct4Entry: backend, source, backend_port, source_port, svc_id, last_seen, state, pad),
+    );
+    check(
+        &structs,
+        "ct6_key",
+        size_of::<Ct6Key>(),
+        fields!(Ct6Key: backend, source, backend_port, source_port, proto, pad),
+    );
+    check(
+        &structs,
+        "ct6_entry",
+        size_of::<Ct6Entry>(),
+        fields!(Ct6Entry: flow, svc_id, pad),
     );
 }
