@@ -42,8 +42,14 @@ pub struct HttpServer {
 }
 
 impl HttpServer {
-    /// Writes the script to a temp dir, starts it in `ns` and waits until it listens.
+    /// Writes the script to a temp dir, starts it in `ns` on `[::]:port`
+    /// and waits until it listens.
     pub fn start(ns: &Netns, port: u16) -> Result<HttpServer> {
+        Self::start_on(ns, "::", port)
+    }
+
+    /// Like [`HttpServer::start`], listening on `[bind]:port` only.
+    pub fn start_on(ns: &Netns, bind: &str, port: u16) -> Result<HttpServer> {
         let dir = std::env::temp_dir().join(format!("{DIR_PREFIX}{}", unique_suffix()));
         std::fs::create_dir_all(&dir).map_err(|source| Error::Io {
             what: format!("create {}", dir.display()),
@@ -65,6 +71,8 @@ impl HttpServer {
                 script.as_os_str(),
                 "--port".as_ref(),
                 std::ffi::OsStr::new(&port_s),
+                "--bind".as_ref(),
+                std::ffi::OsStr::new(bind),
             ],
         );
         let process = ns.spawn(format!("httpd in {}", ns.name()), cmd)?;

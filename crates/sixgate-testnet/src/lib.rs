@@ -13,6 +13,7 @@
 mod bpfquery;
 mod gateway;
 mod httpd;
+mod nat46;
 mod netns;
 mod process;
 mod routed;
@@ -25,6 +26,7 @@ use std::time::Duration;
 
 pub use gateway::{ensure_bpffs, Gateway, GatewayConfig, READY_LINE};
 pub use httpd::{file_bytes, parse_log_line, HttpServer, HTTP_PORT};
+pub use nat46::Nat46Topology;
 pub use netns::{cleanup_stale, Netns, NAME_PREFIX};
 pub use process::{Process, DEFAULT_GRACE};
 pub use routed::RoutedTopology;
