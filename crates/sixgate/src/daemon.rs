@@ -1,5 +1,7 @@
 //! `sixgate run`: validate everything, then load, program and attach the
-//! data path; detach on SIGTERM/SIGINT.
+//! data path. On SIGTERM/SIGINT the daemon exits and the data path keeps
+//! running from its pins (a restart takes it over without dropping a
+//! packet); `sixgate detach` or `run --detach-on-exit` stops it.
 
 use std::io::Write as _;
 use std::path::Path;
@@ -21,7 +23,7 @@ pub fn check(path: &Path) -> anyhow::Result<()> {
 }
 
 /// `sixgate run`.
-pub fn run(path: &Path) -> anyhow::Result<()> {
+pub fn run(path: &Path, detach_on_exit: bool) -> anyhow::Result<()> {
     // Validate the whole config, including the host, before touching
     // anything: a bad config attaches nothing.
     let config = Config::load(path)?;
@@ -50,6 +52,14 @@ pub fn run(path: &Path) -> anyhow::Result<()> {
     std::io::stdout().flush().ok();
 
     wait_for_shutdown()?;
+    if !detach_on_exit {
+        info!(
+            pin_path = %config.pin_path.display(),
+            "exiting; the data path keeps running from its pins (the next `sixgate run` \
+             takes it over; `sixgate detach` stops it)"
+        );
+        return Ok(());
+    }
     info!("shutting down");
     let mut ok = true;
     if config.restore_big_tcp {
@@ -58,6 +68,30 @@ pub fn run(path: &Path) -> anyhow::Result<()> {
     ok &= detach_all(&config, &interfaces);
     anyhow::ensure!(ok, "shutdown was not clean (see the warnings above)");
     info!("detached; counters stay readable with `sixgate stats`");
+    Ok(())
+}
+
+/// `sixgate detach`: removes every pinned link under the pin path (not
+/// while a daemon runs on it: it holds the pin lock).
+pub fn detach_command(pin_path: &Path, config: Option<&Path>) -> anyhow::Result<()> {
+    let pin_path = match config {
+        Some(path) => Config::load(path)?.pin_path,
+        None => pin_path.to_path_buf(),
+    };
+    if !pin_path.exists() {
+        println!("nothing attached under {}", pin_path.display());
+        return Ok(());
+    }
+    let _lock = PinLock::acquire(&pin_path)?;
+    let interfaces = pinned_interfaces(&pin_path)?;
+    if interfaces.is_empty() {
+        println!("nothing attached under {}", pin_path.display());
+        return Ok(());
+    }
+    for ifname in &interfaces {
+        detach(&pin_path, ifname).with_context(|| format!("detaching from {ifname}"))?;
+        println!("detached from {ifname}");
+    }
     Ok(())
 }
 

@@ -27,11 +27,27 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Validate the config, load and attach the data path, run until SIGTERM/SIGINT.
+    /// Validate the config, load and attach the data path, run until
+    /// SIGTERM/SIGINT. The data path keeps running after the daemon exits,
+    /// so a restart or an upgrade drops no connection.
     Run {
         /// Configuration file (TOML), see docs/configuration.md.
         #[arg(long, short)]
         config: PathBuf,
+        /// On SIGTERM/SIGINT also detach the data path and restore the
+        /// BIG TCP sizes (a full stop instead of a restartable one).
+        #[arg(long)]
+        detach_on_exit: bool,
+    },
+    /// Detach the data path from every interface (after `sixgate run` has
+    /// exited); the pinned maps and counters stay readable.
+    Detach {
+        /// bpffs directory the daemon pins to (`bpf.pin_path`).
+        #[arg(long, default_value = DEFAULT_PIN_PATH, conflicts_with = "config")]
+        pin_path: PathBuf,
+        /// Take the pin path from this config file instead.
+        #[arg(long, short)]
+        config: Option<PathBuf>,
     },
     /// Validate a config file without touching the system (beyond interface lookups).
     Check {
@@ -76,7 +92,13 @@ fn main() -> ExitCode {
         .init();
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Run { config } => daemon::run(&config),
+        Command::Run {
+            config,
+            detach_on_exit,
+        } => daemon::run(&config, detach_on_exit),
+        Command::Detach { pin_path, config } => {
+            daemon::detach_command(&pin_path, config.as_deref())
+        }
         Command::Check { config } => daemon::check(&config),
         Command::Stats {
             pin_path,

@@ -461,11 +461,17 @@ fn bad_config_is_rejected_naming_file_and_key_and_attaches_nothing() {
     );
 }
 
+/// A stopped daemon leaves the data path running (so a restart drops
+/// nothing); `sixgate detach` then removes it from both interfaces.
 #[test]
-fn sigterm_detaches_everything() {
+fn sigterm_keeps_the_data_path_and_detach_removes_it() {
     let env = Env::new();
     let attached = attached_programs(&env.topo);
-    assert!(!attached.is_empty(), "nothing attached while running");
+    assert_eq!(
+        attached.lines().count(),
+        2,
+        "one program per interface:\n{attached}"
+    );
     let Env {
         http,
         gateway,
@@ -475,10 +481,40 @@ fn sigterm_detaches_everything() {
     drop(http);
     let status = gateway.stop().expect("daemon exits on SIGTERM");
     assert!(status.success(), "daemon exited {status} on SIGTERM");
+    assert_eq!(
+        attached_programs(&topo),
+        attached,
+        "the data path must outlive the daemon"
+    );
+    // And it still translates.
+    topo.client
+        .run(
+            "ping",
+            ["-c", "1", "-W", "2", &SiitTopology::SERVER_V4.to_string()],
+        )
+        .expect("ping through the gateway with the daemon stopped");
+
+    let out = topo
+        .gw
+        .cmd_keep_mounts(
+            SIXGATE,
+            [
+                "detach".as_ref(),
+                "--pin-path".as_ref(),
+                config.pin_path.as_os_str(),
+            ],
+        )
+        .output()
+        .expect("run sixgate detach");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let attached = attached_programs(&topo);
     assert!(
         attached.is_empty(),
-        "programs still attached after SIGTERM:\n{attached}"
+        "programs still attached after `sixgate detach`:\n{attached}"
     );
     drop(config);
     drop(topo);
