@@ -44,6 +44,13 @@ enum Cmd {
     Run(RunArgs),
     /// Removes namespaces, pins and temp files left by runs that died.
     Cleanup,
+    /// Only the test_run micro-benchmarks (stateless, NAT46 tracked flow,
+    /// NAT46 new flow, pass-through), printed as a Markdown table.
+    Micro {
+        /// test_run runs per path and program.
+        #[arg(long, default_value_t = 100_000)]
+        runs: usize,
+    },
     /// Debugging aid: builds one setup, floods it with 64-byte UDP both
     /// ways and prints every counter of its three namespaces.
     Probe {
@@ -105,6 +112,9 @@ fn main() {
     let res = match cli.cmd {
         Cmd::Run(args) => run(args),
         Cmd::Cleanup => cleanup(),
+        Cmd::Micro { runs } => {
+            micro::run(runs).map(|r| print!("{}", report::micro_table(runs, &r)))
+        }
         Cmd::Probe { kind, sixgate } => probe(&kind, &sixgate),
     };
     if let Err(e) = res {

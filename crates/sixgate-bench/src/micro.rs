@@ -98,6 +98,28 @@ const SETUP: &[&[&str]] = &[
         "dev",
         "d0",
     ],
+    // NAT46 backends.
+    &[
+        "-6",
+        "route",
+        "add",
+        "2001:db8:a::/64",
+        "via",
+        "2001:db8:6::2",
+        "dev",
+        "d0",
+    ],
+];
+
+/// NAT46 services of the micro-benchmarks: TCP for the tracked-flow paths,
+/// UDP with a 1 ns idle timeout so that every packet is a new flow (Maglev
+/// pick, both entries written).
+const NAT46_VIP: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 80);
+const NAT46_PRESERVE: &str = "2001:db8:46::/96";
+const NAT46_BACKENDS: [(&str, u32); 3] = [
+    ("[2001:db8:a::10]:8080", 1),
+    ("[2001:db8:a::11]:8080", 1),
+    ("[2001:db8:a::12]:8080", 2),
 ];
 
 /// One path's result.
@@ -180,12 +202,109 @@ fn cases() -> Vec<Case> {
             counter: "xlat46_redirect",
         },
         Case {
+            path: "NAT46 4→6 TCP, tracked flow",
+            frame: frames::tcp4(m, c4, NAT46_VIP, p, 64),
+            ret: TC_ACT_REDIRECT,
+            counter: "nat46_fwd_redirect",
+        },
+        Case {
+            path: "NAT46 6→4 TCP reply, tracked flow",
+            frame: frames::tcp6(m, nat46_backend_of_flow(), nat46_client6(), rp_nat46(), 84),
+            ret: TC_ACT_REDIRECT,
+            counter: "nat46_reply_redirect",
+        },
+        Case {
+            path: "NAT46 4→6 UDP, new flow",
+            frame: frames::udp4(m, c4, NAT46_VIP, p, 64),
+            ret: TC_ACT_REDIRECT,
+            counter: "nat46_fwd_redirect",
+        },
+        Case {
             path: "pass-through (IPv4 not served)",
             frame: frames::udp4(m, c4, other4, p, 64),
             ret: TC_ACT_OK,
             counter: "pass_ipv4_not_served",
         },
     ]
+}
+
+/// The client as preserve-mode backends see it: NAT46_PRESERVE + 192.0.2.33.
+fn nat46_client6() -> Ipv6Addr {
+    let prefix: sixgate_wire::Rfc6052Prefix = NAT46_PRESERVE.parse().expect("literal");
+    prefix.embed(Ipv4Addr::new(192, 0, 2, 33))
+}
+
+/// The tracked TCP flow's backend, found by the data path's own flow hash
+/// and the same Maglev table `program_nat46` loads.
+fn nat46_backend_of_flow() -> Ipv6Addr {
+    let key = sixgate_bpf::maps::Ct4Key {
+        client: [192, 0, 2, 33],
+        vip: NAT46_VIP.octets(),
+        client_port: 40_000u16.to_be_bytes(),
+        vip_port: 80u16.to_be_bytes(),
+        proto: 6,
+        pad: [0; 3],
+    };
+    let (backends, slots) = nat46_table();
+    let slot = sixgate_bpf::nat46::flow_hash(&key, 0) as usize % slots.len();
+    *backends[slots[slot] as usize].ip()
+}
+
+/// Backend 8080 -> client 40000: the reply's ports.
+fn rp_nat46() -> (u16, u16) {
+    (8080, 40_000)
+}
+
+/// The weighted Maglev table of the benchmark services (M = 65537).
+fn nat46_table() -> (Vec<std::net::SocketAddrV6>, Vec<u32>) {
+    let backends: Vec<sixgate_maglev::Backend> = NAT46_BACKENDS
+        .iter()
+        .map(|(k, w)| sixgate_maglev::Backend::new(*k, *w))
+        .collect();
+    let table = sixgate_maglev::Table::build(&sixgate_maglev::MaglevConfig::default(), &backends)
+        .expect("a valid table");
+    let order = table
+        .backends()
+        .iter()
+        .map(|b| b.key.parse().expect("literal"))
+        .collect();
+    (order, table.slots().to_vec())
+}
+
+/// Programs the NAT46 settings and the two benchmark services.
+fn program_nat46(pin: &std::path::Path) -> Result<()> {
+    use sixgate_bpf::nat46::{
+        CtTimeouts, Nat46Maps, Nat46Params, Protocol, ServiceProgram, SourceMode,
+    };
+    use std::time::Duration;
+    let mut maps = Nat46Maps::open(pin)?;
+    maps.configure(&Nat46Params {
+        snat_addresses: vec!["2001:db8:46::1".parse().context("snat")?],
+        snat_ports: (32768, 60999),
+        preserve_prefix: Some(NAT46_PRESERVE.parse().context("prefix")?),
+        hash_seed: 0,
+        timeouts: CtTimeouts {
+            tcp_syn: Duration::from_secs(60),
+            tcp_established: Duration::from_secs(7440),
+            tcp_closing: Duration::from_secs(120),
+            tcp_reset: Duration::from_secs(10),
+            udp: Duration::from_nanos(1),
+        },
+    })?;
+    let (backends, slots) = nat46_table();
+    for protocol in [Protocol::Tcp, Protocol::Udp] {
+        maps.upsert(&ServiceProgram {
+            vip: NAT46_VIP,
+            port: 80,
+            protocol,
+            mode: SourceMode::Preserve,
+            source_ranges: &[],
+            backends: &backends,
+            table: &slots,
+        })?;
+    }
+    maps.set_enabled(true)?;
+    Ok(())
 }
 
 /// Runs every path `runs` times through sixgate_tc_ingress and through the
@@ -235,6 +354,7 @@ fn measure(pin: &std::path::Path, runs: usize) -> Result<Vec<MicroResult>> {
         veth_ifindexes: vec![ifindex],
     })
     .context("configure the data path")?;
+    program_nat46(pin).context("program the NAT46 services")?;
     let base = ParseOnly::load()?;
     let cases = cases();
 

@@ -567,23 +567,7 @@ pub fn markdown(r: &Results, png: &str) -> String {
     let _ = writeln!(m);
 
     // Micro.
-    let _ = writeln!(
-        m,
-        "## test_run micro-benchmarks ({} runs per path and program, repeat = 1)\n",
-        p.micro_runs
-    );
-    let _ = writeln!(
-        m,
-        "| path | frame | sixgate median ns (p10–p90) | parse-only median ns | sixgate − parse-only |\n|---|---|---|---|---|"
-    );
-    for u in &r.micro {
-        let _ = writeln!(
-            m,
-            "| {} | {} B | **{:.0}** ({:.0}–{:.0}) | {:.0} | **{:.0}** |",
-            u.path, u.frame_len, u.median_ns, u.p10_ns, u.p90_ns, u.baseline_ns, u.net_ns
-        );
-    }
-    let _ = writeln!(m);
+    m.push_str(&micro_table(p.micro_runs, &r.micro));
 
     // Drops.
     let _ = writeln!(m, "## Drops and anomalies seen during the runs\n");
@@ -798,6 +782,28 @@ pub fn now_utc() -> (String, String) {
     let date = format!("{y:04}-{mo:02}-{d:02}");
     let time = format!("{date} {:02}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60);
     (date, time)
+}
+
+/// The test_run micro-benchmark section: a heading and one row per path.
+pub fn micro_table(runs: usize, micro: &[MicroResult]) -> String {
+    let mut m = String::new();
+    let _ = writeln!(
+        m,
+        "## test_run micro-benchmarks ({runs} runs per path and program, repeat = 1)\n"
+    );
+    let _ = writeln!(
+        m,
+        "| path | frame | sixgate median ns (p10–p90) | parse-only median ns | sixgate − parse-only |\n|---|---|---|---|---|"
+    );
+    for u in micro {
+        let _ = writeln!(
+            m,
+            "| {} | {} B | **{:.0}** ({:.0}–{:.0}) | {:.0} | **{:.0}** |",
+            u.path, u.frame_len, u.median_ns, u.p10_ns, u.p90_ns, u.baseline_ns, u.net_ns
+        );
+    }
+    let _ = writeln!(m);
+    m
 }
 
 #[cfg(test)]
