@@ -59,6 +59,12 @@ impl GatewayConfig {
 
     /// A config whose text `make` writes, given the unique pin path to use.
     pub fn from_text(make: impl FnOnce(&Path) -> String) -> Result<GatewayConfig> {
+        Self::from_text_in(|pin, _dir| make(pin))
+    }
+
+    /// Like [`GatewayConfig::from_text`]; `make` also gets the config's own
+    /// temp directory (removed on drop), for sockets and state files.
+    pub fn from_text_in(make: impl FnOnce(&Path, &Path) -> String) -> Result<GatewayConfig> {
         let suffix = unique_suffix();
         let dir = std::env::temp_dir().join(format!("{DIR_PREFIX}{suffix}"));
         let pin_path = Path::new(BPFFS).join(format!("{DIR_PREFIX}{suffix}"));
@@ -71,12 +77,17 @@ impl GatewayConfig {
             pin_path,
             dir,
         };
-        let text = make(&cfg.pin_path);
+        let text = make(&cfg.pin_path, &cfg.dir);
         std::fs::write(&cfg.path, text).map_err(|source| Error::Io {
             what: format!("write {}", cfg.path.display()),
             source,
         })?;
         Ok(cfg)
+    }
+
+    /// The config's temp directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
     }
 
     /// The file's text.
