@@ -17,6 +17,12 @@ use clap::{Parser, Subcommand};
 /// Default bpffs directory for maps and links.
 pub const DEFAULT_PIN_PATH: &str = "/sys/fs/bpf/sixgate";
 
+/// Default path of the API's unix socket.
+pub const DEFAULT_API_SOCKET: &str = "/run/sixgate/api.sock";
+
+/// Default path of the file that keeps the services made through the API.
+pub const DEFAULT_STATE_PATH: &str = "/var/lib/sixgate/state.json";
+
 #[derive(Parser)]
 #[command(
     name = "sixgate",
