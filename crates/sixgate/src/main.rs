@@ -5,9 +5,15 @@ mod daemon;
 mod demo;
 // NAT46 (issue 4): the daemon wires these up next; until then parts are unused.
 #[allow(dead_code)]
+mod dataplane;
+#[allow(dead_code)]
 mod service;
+#[allow(dead_code)]
+mod state;
 mod stats;
 mod status;
+#[allow(dead_code)]
+mod store;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
