@@ -5,6 +5,8 @@ mod daemon;
 mod demo;
 // NAT46 (issue 4): the daemon wires these up next; until then parts are unused.
 #[allow(dead_code)]
+mod api;
+#[allow(dead_code)]
 mod dataplane;
 #[allow(dead_code)]
 mod service;
