@@ -1,5 +1,6 @@
 //! `sixgate`: the IPv4/IPv6 translation gateway's daemon and CLI.
 
+mod cli_service;
 mod config;
 mod daemon;
 mod demo;
@@ -79,6 +80,12 @@ enum Command {
     },
     /// Build a namespace topology and show an IPv4 client talking to an IPv6-only server.
     Demo,
+    /// Manage stateful NAT46 services through the daemon's API.
+    Service(cli_service::ServiceArgs),
+    /// Change a NAT46 service's backends through the daemon's API.
+    Backend(cli_service::BackendArgs),
+    /// Show the NAT46 connection-tracking table through the daemon's API.
+    Ct(cli_service::CtArgs),
 }
 
 fn main() -> ExitCode {
@@ -104,6 +111,9 @@ fn main() -> ExitCode {
         Command::Demo => std::env::current_exe()
             .map_err(anyhow::Error::from)
             .and_then(|exe| demo::run(&exe)),
+        Command::Service(args) => cli_service::service(args),
+        Command::Backend(args) => cli_service::backend(args),
+        Command::Ct(args) => cli_service::ct(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

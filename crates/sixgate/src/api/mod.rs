@@ -8,7 +8,7 @@
 pub mod client;
 mod handlers;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use std::fs;
 use std::future::{Future, IntoFuture as _};
@@ -34,6 +34,7 @@ use crate::dataplane::ServiceDataplane;
 use crate::store::ServiceStore;
 use handlers::ApiError;
 
+pub use handlers::{ErrorBody, SlotCount};
 /// Largest request body accepted (413 above).
 pub const MAX_BODY: usize = 1 << 20;
 
