@@ -713,8 +713,11 @@ mod tests {
 
     /// The `sixgate` binary cargo built next to this test.
     fn sixgate_binary() -> PathBuf {
-        // Cargo tells integration tests, not unit tests; the binary is one
+        // Cargo tells integration tests, not unit tests, where it is: one
         // directory up from the unit test executable (target/debug/deps).
+        // `cargo nextest run -p sixgate` (or `cargo test -p sixgate`) builds
+        // it in the same run, because the package has integration tests;
+        // `--bin sixgate` alone does not, and it may then be missing or stale.
         let exe = std::env::current_exe().unwrap();
         let bin = exe.parent().and_then(Path::parent).unwrap().join("sixgate");
         assert!(
