@@ -18,6 +18,7 @@ mod table;
 mod turns;
 
 pub use error::MaglevError;
+pub use prime::is_prime;
 pub use table::{
     Backend, MaglevConfig, Table, DEFAULT_MIN_SLOTS_PER_BACKEND, DEFAULT_TABLE_SIZE,
     MAX_TABLE_SIZE, NO_BACKEND,

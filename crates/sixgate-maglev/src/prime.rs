@@ -2,7 +2,7 @@
 
 /// Whether `n` is prime (trial division by 2, 3 and 6k ± 1; at most ~11,000
 /// divisions for any `u32`).
-pub(crate) fn is_prime(n: u32) -> bool {
+pub fn is_prime(n: u32) -> bool {
     if n < 2 {
         return false;
     }

@@ -3,21 +3,27 @@
 //! The format is documented in `docs/configuration.md`. Parsing has two
 //! stages. TOML syntax, unknown keys, missing keys and wrong types are caught
 //! by serde and reported with `FILE:LINE:COLUMN:` and the key they concern.
-//! Everything else (prefixes, interface names, the RFC 6052 §3.1 rule) is
-//! checked on the whole file and every problem is reported, one per line, as
-//! `FILE: FIELD = VALUE: WHY`.
+//! Everything else (prefixes, interface names, the RFC 6052 §3.1 rule, NAT46
+//! services) is checked on the whole file and every problem is reported, one
+//! per line, as `FILE: FIELD = VALUE: WHY`.
 
+use std::collections::HashMap;
 use std::ffi::CString;
 use std::fmt;
+use std::net::{Ipv6Addr, SocketAddr};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use sixgate_wire::{ipv4_is_non_global, Ipv4Prefix, Rfc6052Prefix};
 use toml::Spanned;
 
-use crate::DEFAULT_PIN_PATH;
+use crate::service::{
+    check_backend_address, CtTimeouts, Nat46Settings, Service, MAX_SNAT_ADDRESSES,
+};
+use crate::{DEFAULT_API_SOCKET, DEFAULT_PIN_PATH, DEFAULT_STATE_PATH};
 
 /// Longest Linux interface name, in bytes (`IFNAMSIZ - 1`).
 const MAX_INTERFACE_NAME: usize = 15;
@@ -47,7 +53,46 @@ pub struct Config {
     pub big_tcp: Vec<(String, u32)>,
     /// Put the interfaces' previous GSO/GRO sizes back on shutdown.
     pub restore_big_tcp: bool,
+    /// Gateway-wide stateful NAT46 settings (`[nat46]`).
+    pub nat46: Nat46Settings,
+    /// NAT46 services declared in the file (`[[service]]`), read-only through the API.
+    pub services: Vec<Service>,
+    /// Where the API listens (`[api]`).
+    pub api: ApiSettings,
+    /// File that keeps the services made through the API (`[state] path`).
+    pub state_path: PathBuf,
 }
+
+/// Where the REST API listens (the config file's `[api]` table).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiSettings {
+    /// Unix socket path; no token is needed on it.
+    pub socket: PathBuf,
+    /// Permission bits of the socket file (default 0o600).
+    pub socket_mode: u32,
+    /// Optional TCP address; requests there need the bearer token.
+    pub listen: Option<SocketAddr>,
+    /// File holding the bearer token; set exactly when `listen` is.
+    pub token_file: Option<PathBuf>,
+}
+
+impl Default for ApiSettings {
+    fn default() -> Self {
+        ApiSettings {
+            socket: PathBuf::from(DEFAULT_API_SOCKET),
+            socket_mode: DEFAULT_SOCKET_MODE,
+            listen: None,
+            token_file: None,
+        }
+    }
+}
+
+/// Default permission bits of the API socket: the owner (root) only.
+const DEFAULT_SOCKET_MODE: u32 = 0o600;
+/// Longest connection-tracking timeout accepted, in seconds (7 days).
+const MAX_TIMEOUT_SECS: u64 = 7 * 24 * 3600;
+/// Lowest first port of `nat46.snat_ports`: below are well-known ports.
+const MIN_SNAT_PORT: u16 = 1024;
 
 /// Why a configuration was rejected.
 #[derive(Debug, thiserror::Error)]
@@ -109,6 +154,14 @@ struct RawConfig {
     bpf: RawBpf,
     interfaces: RawInterfaces,
     siit: RawSiit,
+    #[serde(default)]
+    nat46: RawNat46,
+    #[serde(default, rename = "service")]
+    services: Vec<Service>,
+    #[serde(default)]
+    api: RawApi,
+    #[serde(default)]
+    state: RawState,
 }
 
 #[derive(Debug, Deserialize)]
@@ -201,6 +254,104 @@ struct RawSiit {
     ipv4_prefixes: Vec<String>,
     #[serde(default)]
     wkp_allow_non_global: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawNat46 {
+    #[serde(default)]
+    snat_addresses: Vec<String>,
+    #[serde(default = "default_snat_ports")]
+    snat_ports: [u16; 2],
+    preserve_prefix: Option<String>,
+    #[serde(default = "default_table_size")]
+    maglev_table_size: u32,
+    #[serde(default)]
+    maglev_seed: u64,
+    #[serde(default)]
+    timeouts: RawTimeouts,
+}
+
+impl Default for RawNat46 {
+    fn default() -> Self {
+        Self {
+            snat_addresses: Vec::new(),
+            snat_ports: default_snat_ports(),
+            preserve_prefix: None,
+            maglev_table_size: default_table_size(),
+            maglev_seed: 0,
+            timeouts: RawTimeouts::default(),
+        }
+    }
+}
+
+fn default_snat_ports() -> [u16; 2] {
+    let (min, max) = Nat46Settings::default().snat_ports;
+    [min, max]
+}
+
+fn default_table_size() -> u32 {
+    Nat46Settings::default().maglev_table_size
+}
+
+/// Timeouts in seconds; absent keys take [`CtTimeouts::default`].
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTimeouts {
+    tcp_syn: Option<u64>,
+    tcp_established: Option<u64>,
+    tcp_closing: Option<u64>,
+    tcp_reset: Option<u64>,
+    udp: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawApi {
+    #[serde(default = "default_api_socket")]
+    socket: String,
+    #[serde(default = "default_socket_mode")]
+    socket_mode: String,
+    listen: Option<String>,
+    token_file: Option<String>,
+}
+
+impl Default for RawApi {
+    fn default() -> Self {
+        Self {
+            socket: default_api_socket(),
+            socket_mode: default_socket_mode(),
+            listen: None,
+            token_file: None,
+        }
+    }
+}
+
+fn default_api_socket() -> String {
+    DEFAULT_API_SOCKET.to_string()
+}
+
+fn default_socket_mode() -> String {
+    format!("{DEFAULT_SOCKET_MODE:04o}")
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawState {
+    #[serde(default = "default_state_path")]
+    path: String,
+}
+
+impl Default for RawState {
+    fn default() -> Self {
+        Self {
+            path: default_state_path(),
+        }
+    }
+}
+
+fn default_state_path() -> String {
+    DEFAULT_STATE_PATH.to_string()
 }
 
 impl RawConfig {
@@ -337,6 +488,11 @@ impl RawConfig {
             }
         }
 
+        let (nat46, check_settings) = self.nat46.validate(&mut problems);
+        check_services(&self.services, &check_settings, &mut problems);
+        let api = self.api.validate(&mut problems);
+        let state_path = absolute_path(&mut problems, "state.path", &self.state.path);
+
         match pool6 {
             Some(pool6) if problems.is_empty() => Ok(Config {
                 source: source.to_path_buf(),
@@ -348,10 +504,239 @@ impl RawConfig {
                 wkp_allow_non_global: siit.wkp_allow_non_global,
                 big_tcp,
                 restore_big_tcp: self.interfaces.restore_big_tcp,
+                nat46,
+                services: self.services,
+                api,
+                state_path,
             }),
             _ => Err(problems.lines),
         }
     }
+}
+
+impl RawNat46 {
+    /// The settings, and a copy to check services against in which a
+    /// setting written wrongly counts as present, so that its error is
+    /// reported once, where it is written.
+    fn validate(self, problems: &mut Problems) -> (Nat46Settings, Nat46Settings) {
+        let mut settings = Nat46Settings::default();
+        let mut check = Nat46Settings::default();
+
+        if self.snat_addresses.len() > MAX_SNAT_ADDRESSES {
+            problems.add(
+                "nat46.snat_addresses",
+                format!("[...{} entries]", self.snat_addresses.len()),
+                format!("at most {MAX_SNAT_ADDRESSES} addresses"),
+            );
+        }
+        for (i, text) in self.snat_addresses.iter().enumerate() {
+            let field = format!("nat46.snat_addresses[{i}]");
+            let why = match text.parse::<Ipv6Addr>() {
+                Err(_) => "is not an IPv6 address".to_string(),
+                Ok(a) => match check_backend_address(a) {
+                    Err(why) => why.to_string(),
+                    Ok(()) => match settings.snat_addresses.iter().position(|&b| b == a) {
+                        Some(j) => format!("duplicates nat46.snat_addresses[{j}]"),
+                        None => {
+                            settings.snat_addresses.push(a);
+                            continue;
+                        }
+                    },
+                },
+            };
+            problems.add(&field, quoted(text), why);
+        }
+        if !self.snat_addresses.is_empty() {
+            check.snat_addresses = vec![Ipv6Addr::UNSPECIFIED];
+        }
+
+        let [min, max] = self.snat_ports;
+        if min < MIN_SNAT_PORT || min > max {
+            problems.add(
+                "nat46.snat_ports",
+                format!("[{min}, {max}]"),
+                format!(
+                    "must be [FIRST, LAST] with {MIN_SNAT_PORT} <= FIRST <= LAST (an inclusive range)"
+                ),
+            );
+        }
+        settings.snat_ports = (min, max);
+
+        if let Some(text) = &self.preserve_prefix {
+            match text.parse::<Rfc6052Prefix>() {
+                Ok(p) => settings.preserve_prefix = Some(p),
+                Err(e) => problems.add("nat46.preserve_prefix", quoted(text), e),
+            }
+            check.preserve_prefix = Rfc6052Prefix::new(sixgate_wire::WELL_KNOWN_PREFIX, 96).ok();
+        }
+
+        let m = self.maglev_table_size;
+        settings.maglev_table_size = m;
+        check.maglev_table_size = m;
+        if !sixgate_maglev::is_prime(m) || m > sixgate_maglev::MAX_TABLE_SIZE {
+            problems.add(
+                "nat46.maglev_table_size",
+                m,
+                format!(
+                    "must be a prime number no larger than {} (e.g. 65537, 131071, 655373)",
+                    sixgate_maglev::MAX_TABLE_SIZE
+                ),
+            );
+            check.maglev_table_size = u32::MAX;
+        }
+        settings.maglev_seed = self.maglev_seed;
+        settings.timeouts = self.timeouts.validate(problems);
+
+        check.timeouts = settings.timeouts;
+        check.maglev_seed = settings.maglev_seed;
+        (settings, check)
+    }
+}
+
+impl RawTimeouts {
+    fn validate(&self, problems: &mut Problems) -> CtTimeouts {
+        let mut t = CtTimeouts::default();
+        for (key, written, slot) in [
+            ("tcp_syn", self.tcp_syn, &mut t.tcp_syn),
+            (
+                "tcp_established",
+                self.tcp_established,
+                &mut t.tcp_established,
+            ),
+            ("tcp_closing", self.tcp_closing, &mut t.tcp_closing),
+            ("tcp_reset", self.tcp_reset, &mut t.tcp_reset),
+            ("udp", self.udp, &mut t.udp),
+        ] {
+            match written {
+                None => {}
+                Some(secs) if (1..=MAX_TIMEOUT_SECS).contains(&secs) => {
+                    *slot = Duration::from_secs(secs);
+                }
+                Some(secs) => problems.add(
+                    &format!("nat46.timeouts.{key}"),
+                    secs,
+                    format!("must be 1 to {MAX_TIMEOUT_SECS} seconds"),
+                ),
+            }
+        }
+        t
+    }
+}
+
+/// Each service on its own, then names and keys across the file.
+fn check_services(services: &[Service], settings: &Nat46Settings, problems: &mut Problems) {
+    let mut names: HashMap<&str, usize> = HashMap::new();
+    let mut keys = HashMap::new();
+    for (i, svc) in services.iter().enumerate() {
+        for e in svc.problems(settings) {
+            problems.add(&format!("service[{i}].{}", e.field), e.value, e.why);
+        }
+        if let Some(j) = names.insert(&svc.name, i) {
+            problems.add(
+                &format!("service[{i}].name"),
+                quoted(&svc.name),
+                format!("duplicates service[{j}].name; service names must be unique"),
+            );
+        }
+        if let Some(j) = keys.insert(svc.key(), i) {
+            problems.add(
+                &format!("service[{i}].vip"),
+                quoted(&svc.vip.to_string()),
+                format!(
+                    "{} is also service[{j}] ({:?}); a VIP, port and protocol belong to one service",
+                    svc.key(),
+                    services[j].name
+                ),
+            );
+        }
+    }
+}
+
+impl RawApi {
+    fn validate(self, problems: &mut Problems) -> ApiSettings {
+        let socket = absolute_path(problems, "api.socket", &self.socket);
+        let socket_mode = match parse_mode(&self.socket_mode) {
+            Some(mode) => mode,
+            None => {
+                problems.add(
+                    "api.socket_mode",
+                    quoted(&self.socket_mode),
+                    "must be octal permission bits written as a string, e.g. \"0600\" or \"0660\"",
+                );
+                DEFAULT_SOCKET_MODE
+            }
+        };
+        let listen = self
+            .listen
+            .as_ref()
+            .and_then(|text| match text.parse::<SocketAddr>() {
+                Ok(a) if a.port() != 0 => Some(a),
+                _ => {
+                    problems.add(
+                        "api.listen",
+                        quoted(text),
+                        "must be ADDRESS:PORT with a port above 0, e.g. \"127.0.0.1:8046\" or \"[::1]:8046\"",
+                    );
+                    None
+                }
+            });
+        match (&self.listen, &self.token_file) {
+            (Some(text), None) => problems.add(
+                "api.listen",
+                quoted(text),
+                "a TCP listener needs api.token_file (the bearer token clients must send)",
+            ),
+            (None, Some(path)) => problems.add(
+                "api.token_file",
+                quoted(path),
+                "is only used with api.listen (the unix socket needs no token)",
+            ),
+            (Some(_), Some(path)) => {
+                if let Err(why) = check_token_file(Path::new(path)) {
+                    problems.add("api.token_file", quoted(path), why);
+                }
+            }
+            (None, None) => {}
+        }
+        ApiSettings {
+            socket,
+            socket_mode,
+            listen,
+            token_file: self.token_file.map(PathBuf::from),
+        }
+    }
+}
+
+/// Octal permission bits such as `"0600"`.
+fn parse_mode(text: &str) -> Option<u32> {
+    let digits = text.strip_prefix("0o").unwrap_or(text);
+    if digits.is_empty() || digits.len() > 4 {
+        return None;
+    }
+    u32::from_str_radix(digits, 8).ok().filter(|&m| m <= 0o777)
+}
+
+/// The bearer token in `path`: its contents without surrounding whitespace.
+pub fn read_token(path: &Path) -> Result<String, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read: {e}"))?;
+    let token = text.trim();
+    if token.is_empty() {
+        return Err("is empty; it must hold the bearer token".into());
+    }
+    Ok(token.to_string())
+}
+
+fn check_token_file(path: &Path) -> Result<(), String> {
+    read_token(path).map(|_| ())
+}
+
+/// `text` as a path, which must be absolute.
+fn absolute_path(problems: &mut Problems, field: &str, text: &str) -> PathBuf {
+    let path = PathBuf::from(text);
+    if !path.is_absolute() {
+        problems.add(field, quoted(text), "must be an absolute path");
+    }
+    path
 }
 
 fn prefix_field(i: usize) -> String {
@@ -465,14 +850,30 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
     (line, before[line_start..].chars().count() + 1)
 }
 
-/// The table that declares `field`; `""` is the top level. Field names are
-/// unique across the file's tables; a test keeps this in step with `Raw*`.
+/// The table that declares `field`, as a message names it (`[siit]`); `""`
+/// is the top level. Field names are unique across the file's tables, except
+/// `port` (of a service and of a backend): messages about it fall back to
+/// the position and the path of the value. A test keeps this in step with
+/// `Raw*` and [`Service`].
 fn table_of(field: &str) -> Option<&'static str> {
     match field {
-        "bpf" | "interfaces" | "siit" => Some(""),
-        "pin_path" => Some("bpf"),
-        "ipv4" | "ipv6" | "ipv4_big_tcp" | "ipv6_big_tcp" | "restore_big_tcp" => Some("interfaces"),
-        "pool6" | "ipv4_prefixes" | "wkp_allow_non_global" => Some("siit"),
+        "bpf" | "interfaces" | "siit" | "nat46" | "service" | "api" | "state" => Some(""),
+        "pin_path" => Some("[bpf]"),
+        "ipv4" | "ipv6" | "ipv4_big_tcp" | "ipv6_big_tcp" | "restore_big_tcp" => {
+            Some("[interfaces]")
+        }
+        "pool6" | "ipv4_prefixes" | "wkp_allow_non_global" => Some("[siit]"),
+        "snat_addresses" | "snat_ports" | "preserve_prefix" | "maglev_table_size"
+        | "maglev_seed" | "timeouts" => Some("[nat46]"),
+        "tcp_syn" | "tcp_established" | "tcp_closing" | "tcp_reset" | "udp" => {
+            Some("[nat46.timeouts]")
+        }
+        "name" | "vip" | "protocol" | "source_mode" | "source_ranges" | "backends" => {
+            Some("[[service]]")
+        }
+        "address" | "weight" | "cluster" => Some("a [[service]] backend"),
+        "socket" | "socket_mode" | "listen" | "token_file" => Some("[api]"),
+        "path" => Some("[state]"),
         _ => None,
     }
 }
@@ -485,7 +886,7 @@ fn add_table(message: &str) -> Option<String> {
         let (first, _) = expected.split_once('`')?;
         let table = match table_of(first)? {
             "" => "at the top level".to_string(),
-            t => format!("in [{t}]"),
+            t => format!("in {t}"),
         };
         return Some(format!("unknown field `{key}` {table}{rest}"));
     }
@@ -493,7 +894,7 @@ fn add_table(message: &str) -> Option<String> {
         return Some(match table_of(key)? {
             // Every top-level key is a table.
             "" => format!("missing table [{key}]{rest}"),
-            t => format!("missing field `{key}` in [{t}]{rest}"),
+            t => format!("missing field `{key}` in {t}{rest}"),
         });
     }
     None
@@ -663,6 +1064,46 @@ restore_big_tcp = false
 pool6 = "2001:db8:64::/96"
 ipv4_prefixes = ["198.51.100.0/24", "203.0.113.0/25"]
 wkp_allow_non_global = true
+
+[nat46]
+snat_addresses = ["2001:db8:ff::1", "2001:db8:ff::2"]
+snat_ports = [20000, 29999]
+preserve_prefix = "2001:db8:46::/96"
+maglev_table_size = 131071
+maglev_seed = 42
+
+[nat46.timeouts]
+tcp_syn = 30
+tcp_established = 86400
+tcp_closing = 240
+tcp_reset = 5
+udp = 120
+
+[[service]]
+name = "web"
+vip = "192.0.2.80"
+port = 80
+protocol = "tcp"
+source_mode = "preserve"
+source_ranges = ["192.0.2.0/24"]
+backends = [
+    { address = "2001:db8:a::10", port = 8080, weight = 1, cluster = "a" },
+    { address = "2001:db8:b::10", port = 8080, weight = 3 },
+]
+
+[[service]]
+name = "dns"
+vip = "192.0.2.53"
+port = 53
+protocol = "udp"
+backends = [{ address = "2001:db8:a::53", port = 53 }]
+
+[api]
+socket = "/run/sixgate-test/api.sock"
+socket_mode = "0660"
+
+[state]
+path = "/var/lib/sixgate-test/state.json"
 "#;
 
     const MINIMAL: &str = r#"
@@ -721,6 +1162,46 @@ ipv4_prefixes = ["198.51.100.0/24"]
                 wkp_allow_non_global: true,
                 big_tcp: vec![("eth1".into(), 262_144)],
                 restore_big_tcp: false,
+                nat46: Nat46Settings {
+                    snat_addresses: vec![
+                        "2001:db8:ff::1".parse().unwrap(),
+                        "2001:db8:ff::2".parse().unwrap()
+                    ],
+                    snat_ports: (20000, 29999),
+                    preserve_prefix: Some("2001:db8:46::/96".parse().unwrap()),
+                    maglev_table_size: 131_071,
+                    maglev_seed: 42,
+                    timeouts: CtTimeouts {
+                        tcp_syn: Duration::from_secs(30),
+                        tcp_established: Duration::from_secs(86400),
+                        tcp_closing: Duration::from_secs(240),
+                        tcp_reset: Duration::from_secs(5),
+                        udp: Duration::from_secs(120),
+                    },
+                },
+                services: vec![
+                    serde_json::from_str(
+                        r#"{"name": "web", "vip": "192.0.2.80", "port": 80, "protocol": "tcp",
+                            "source_mode": "preserve", "source_ranges": ["192.0.2.0/24"],
+                            "backends": [
+                              {"address": "2001:db8:a::10", "port": 8080, "weight": 1, "cluster": "a"},
+                              {"address": "2001:db8:b::10", "port": 8080, "weight": 3}]}"#
+                    )
+                    .unwrap(),
+                    serde_json::from_str(
+                        r#"{"name": "dns", "vip": "192.0.2.53", "port": 53, "protocol": "udp",
+                            "source_mode": "gateway", "source_ranges": [],
+                            "backends": [{"address": "2001:db8:a::53", "port": 53, "weight": 1}]}"#
+                    )
+                    .unwrap(),
+                ],
+                api: ApiSettings {
+                    socket: PathBuf::from("/run/sixgate-test/api.sock"),
+                    socket_mode: 0o660,
+                    listen: None,
+                    token_file: None,
+                },
+                state_path: PathBuf::from("/var/lib/sixgate-test/state.json"),
             }
         );
     }
@@ -738,6 +1219,21 @@ ipv4_prefixes = ["198.51.100.0/24"]
         // An empty [bpf] table takes the default too.
         let c = parse(&format!("[bpf]\n{MINIMAL}")).unwrap();
         assert_eq!(c.pin_path, PathBuf::from(DEFAULT_PIN_PATH));
+        // No NAT46, API or state tables: defaults, no services.
+        assert_eq!(c.nat46, Nat46Settings::default());
+        assert!(c.services.is_empty());
+        assert_eq!(c.api, ApiSettings::default());
+        assert_eq!(c.api.socket, PathBuf::from("/run/sixgate/api.sock"));
+        assert_eq!(c.api.socket_mode, 0o600);
+        assert_eq!(c.state_path, PathBuf::from("/var/lib/sixgate/state.json"));
+        // Empty tables take the defaults too.
+        let c = parse(&format!(
+            "{MINIMAL}[nat46]\n[nat46.timeouts]\n[api]\n[state]\n"
+        ))
+        .unwrap();
+        assert_eq!(c.nat46, Nat46Settings::default());
+        assert_eq!(c.api, ApiSettings::default());
+        assert_eq!(c.state_path, PathBuf::from(DEFAULT_STATE_PATH));
     }
 
     #[test]
@@ -750,6 +1246,21 @@ ipv4_prefixes = ["198.51.100.0/24"]
         assert_eq!(c.pool6, "2001:db8:64::/96".parse().unwrap());
         assert_eq!(c.ipv4_prefixes, vec!["198.51.100.0/24".parse().unwrap()]);
         assert!(!c.wkp_allow_non_global);
+        // The NAT46 sections write out the defaults, plus one service.
+        assert_eq!(
+            c.nat46,
+            Nat46Settings {
+                snat_addresses: vec!["2001:db8:ff::1".parse().unwrap()],
+                preserve_prefix: Some("2001:db8:46::/96".parse().unwrap()),
+                ..Nat46Settings::default()
+            }
+        );
+        assert_eq!(c.services.len(), 1);
+        assert_eq!(c.services[0].name, "web");
+        assert_eq!(c.services[0].key().to_string(), "203.0.113.80:80/tcp");
+        assert_eq!(c.services[0].backends.len(), 2);
+        assert_eq!(c.api, ApiSettings::default());
+        assert_eq!(c.state_path, PathBuf::from(DEFAULT_STATE_PATH));
     }
 
     #[test]
@@ -845,14 +1356,28 @@ ipv4_prefixes = ["198.51.100.0/24"]
     #[test]
     fn table_of_knows_every_field() {
         // serde lists a table's fields when it meets an unknown one.
+        let service = "[[service]]\nname = \"web\"\nvip = \"198.51.100.80\"\nport = 80\n\
+                       protocol = \"tcp\"\n";
         let probes = [
             ("", format!("bogus = 1\n{MINIMAL}")),
-            ("bpf", format!("[bpf]\nbogus = 1\n{MINIMAL}")),
+            ("[bpf]", format!("[bpf]\nbogus = 1\n{MINIMAL}")),
             (
-                "interfaces",
+                "[interfaces]",
                 minimal_with("[interfaces]\n", "[interfaces]\nbogus = 1\n"),
             ),
-            ("siit", minimal_with("[siit]\n", "[siit]\nbogus = 1\n")),
+            ("[siit]", minimal_with("[siit]\n", "[siit]\nbogus = 1\n")),
+            ("[nat46]", format!("{MINIMAL}[nat46]\nbogus = 1\n")),
+            (
+                "[nat46.timeouts]",
+                format!("{MINIMAL}[nat46.timeouts]\nbogus = 1\n"),
+            ),
+            ("[[service]]", format!("{MINIMAL}{service}bogus = 1\n")),
+            (
+                "a [[service]] backend",
+                format!("{MINIMAL}{service}backends = [{{ bogus = 1 }}]\n"),
+            ),
+            ("[api]", format!("{MINIMAL}[api]\nbogus = 1\n")),
+            ("[state]", format!("{MINIMAL}[state]\nbogus = 1\n")),
         ];
         for (table, text) in probes {
             let e = toml::from_str::<RawConfig>(&text).unwrap_err();
@@ -860,7 +1385,9 @@ ipv4_prefixes = ["198.51.100.0/24"]
             let fields: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
             assert!(!fields.is_empty(), "{expected}");
             for field in fields {
-                assert_eq!(table_of(field), Some(table), "field `{field}`");
+                // `port` is in two tables and names neither.
+                let want = if field == "port" { None } else { Some(table) };
+                assert_eq!(table_of(field), want, "field `{field}`");
             }
         }
     }
@@ -1163,5 +1690,320 @@ ipv4_prefixes = ["198.51.100.0/24", "198.51.100.0/23", "bogus"]
         assert_eq!(line_col(text, 5), (2, 3)); // after the 2-byte 'é'
         assert_eq!(line_col(text, text.len()), (3, 1));
         assert_eq!(line_col(text, 4), (2, 2)); // inside 'é': its start
+    }
+    /// MINIMAL plus `[nat46]` with both source modes possible, and `extra`.
+    fn nat46_with(extra: &str) -> String {
+        format!(
+            "{MINIMAL}[nat46]\nsnat_addresses = [\"2001:db8:ff::1\"]\n\
+             preserve_prefix = \"2001:db8:46::/96\"\n{extra}"
+        )
+    }
+
+    const WEB: &str = r#"
+[[service]]
+name = "web"
+vip = "192.0.2.80"
+port = 80
+protocol = "tcp"
+backends = [
+    { address = "2001:db8:a::10", port = 8080 },
+    { address = "2001:db8:b::10", port = 8080 },
+]
+"#;
+
+    #[test]
+    fn service_values_name_service_index_and_field() {
+        let bad = WEB
+            .replace("2001:db8:b::10", "fe80::10")
+            .replace("port = 80\n", "port = 0\n");
+        let e = err(&nat46_with(&format!("{WEB}{bad}")));
+        assert_semantic(
+            &e,
+            "service[1].backends[1].address",
+            "\"fe80::10\"",
+            "link-local",
+        );
+        assert_semantic(&e, "service[1].port", "0", "1 to 65535");
+        // The second "web" also repeats the name (the key differs: port 0).
+        assert_semantic(
+            &e,
+            "service[1].name",
+            "\"web\"",
+            "duplicates service[0].name",
+        );
+        assert_eq!(e.lines().count(), 3, "{e}");
+    }
+
+    #[test]
+    fn services_conflicting_on_key() {
+        let other = WEB.replace("\"web\"", "\"web2\"");
+        let e = err(&nat46_with(&format!("{WEB}{other}")));
+        assert_eq!(
+            e,
+            "sixgate.toml: service[1].vip = \"192.0.2.80\": 192.0.2.80:80/tcp is also \
+             service[0] (\"web\"); a VIP, port and protocol belong to one service"
+        );
+        // Another protocol on the same VIP and port is another service.
+        let udp = other.replace("\"tcp\"", "\"udp\"");
+        let c = parse(&nat46_with(&format!("{WEB}{udp}"))).unwrap();
+        assert_eq!(c.services.len(), 2);
+        assert_eq!(c.services[1].key().to_string(), "192.0.2.80:80/udp");
+    }
+
+    #[test]
+    fn service_types_have_line_col_and_path() {
+        // Wrong family: a serde error at the value, naming it.
+        let e = err(&nat46_with(&WEB.replace("192.0.2.80", "2001:db8::80")));
+        assert_eq!(
+            e,
+            "sixgate.toml:15:7: service[0].vip: \"2001:db8::80\" is an IPv6 address; \
+             an IPv4 address is required here"
+        );
+        let e = err(&nat46_with(&WEB.replace("2001:db8:b::10", "192.0.2.10")));
+        assert!(
+            e.starts_with(
+                "sixgate.toml:20:17: service[0].backends[1].address: \"192.0.2.10\" is an \
+                 IPv4 address; an IPv6 address is required here"
+            ),
+            "{e}"
+        );
+        let e = err(&nat46_with(&WEB.replace("\"tcp\"", "\"sctp\"")));
+        assert!(
+            e.starts_with("sixgate.toml:17:12: service[0].protocol: unknown variant `sctp`"),
+            "{e}"
+        );
+        let e = err(&nat46_with(
+            &WEB.replace("port = 80\n", "port = 80\ncolour = 1\n"),
+        ));
+        assert!(
+            e.starts_with(
+                "sixgate.toml:17:1: unknown field `colour` in [[service]], expected one of `name`"
+            ),
+            "{e}"
+        );
+        let e = err(&nat46_with(
+            &WEB.replace("port = 8080 }", "port = 8080, wieght = 2 }"),
+        ));
+        assert!(
+            e.contains(
+                "unknown field `wieght` in a [[service]] backend, expected one of `address`"
+            ),
+            "{e}"
+        );
+        let e = err(&nat46_with(&WEB.replace("protocol = \"tcp\"\n", "")));
+        assert!(e.contains("missing field `protocol` in [[service]]"), "{e}");
+        // `port` belongs to two tables: the message names the value's path.
+        let e = err(&nat46_with(&WEB.replace(", port = 8080 }", " }")));
+        assert!(
+            e.contains("service[0].backends[0]: missing field `port`"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn services_need_their_nat46_settings() {
+        let preserve = WEB.replace(
+            "protocol = \"tcp\"\n",
+            "protocol = \"tcp\"\nsource_mode = \"preserve\"\n",
+        );
+        let e = err(&format!(
+            "{MINIMAL}{WEB}{}",
+            preserve
+                .replace("\"web\"", "\"web2\"")
+                .replace("port = 80\n", "port = 81\n")
+        ));
+        assert_semantic(
+            &e,
+            "service[0].source_mode",
+            "\"gateway\"",
+            "needs nat46.snat_addresses",
+        );
+        assert_semantic(
+            &e,
+            "service[1].source_mode",
+            "\"preserve\"",
+            "needs nat46.preserve_prefix",
+        );
+        assert_eq!(e.lines().count(), 2, "{e}");
+        // A setting written wrongly is reported once, where it is written.
+        let e = err(&format!(
+            "{MINIMAL}[nat46]\nsnat_addresses = [\"192.0.2.1\"]\n{WEB}"
+        ));
+        assert_eq!(
+            e,
+            "sixgate.toml: nat46.snat_addresses[0] = \"192.0.2.1\": is not an IPv6 address"
+        );
+        let e = err(&format!(
+            "{MINIMAL}[nat46]\npreserve_prefix = \"2001:db8:46::/95\"\n{preserve}"
+        ));
+        assert_eq!(e.lines().count(), 1, "{e}");
+        assert_semantic(
+            &e,
+            "nat46.preserve_prefix",
+            "\"2001:db8:46::/95\"",
+            "RFC 6052",
+        );
+    }
+
+    #[test]
+    fn maglev_table_size_is_prime_and_big_enough() {
+        for bad in ["65536", "65535", "1", "16777259"] {
+            let e = err(&nat46_with(&format!("maglev_table_size = {bad}\n")));
+            assert_eq!(e.lines().count(), 1, "{e}");
+            assert_semantic(&e, "nat46.maglev_table_size", bad, "must be a prime number");
+        }
+        parse(&nat46_with("maglev_table_size = 16777213\n")).unwrap();
+        // 2 backends need 200 slots.
+        let e = err(&nat46_with(&format!("maglev_table_size = 199\n{WEB}")));
+        assert_semantic(
+            &e,
+            "service[0].backends",
+            "[...2 entries]",
+            "at least 100 slots each (200)",
+        );
+        parse(&nat46_with(&format!("maglev_table_size = 211\n{WEB}"))).unwrap();
+    }
+
+    #[test]
+    fn snat_settings() {
+        let e = err(&format!(
+            "{MINIMAL}[nat46]\nsnat_addresses = [\"2001:db8::1\", \"::1\", \"2001:db8::1\", \"x\"]\n"
+        ));
+        assert_semantic(&e, "nat46.snat_addresses[1]", "\"::1\"", "loopback");
+        assert_semantic(
+            &e,
+            "nat46.snat_addresses[2]",
+            "\"2001:db8::1\"",
+            "duplicates nat46.snat_addresses[0]",
+        );
+        assert_semantic(
+            &e,
+            "nat46.snat_addresses[3]",
+            "\"x\"",
+            "not an IPv6 address",
+        );
+        assert_eq!(e.lines().count(), 3, "{e}");
+        let many: Vec<String> = (1..=17).map(|i| format!("\"2001:db8::{i}\"")).collect();
+        let e = err(&format!(
+            "{MINIMAL}[nat46]\nsnat_addresses = [{}]\n",
+            many.join(", ")
+        ));
+        assert_semantic(&e, "nat46.snat_addresses", "[...17 entries]", "at most 16");
+
+        for bad in ["[1023, 2000]", "[3000, 2999]"] {
+            let e = err(&nat46_with(&format!("snat_ports = {bad}\n")));
+            assert_semantic(&e, "nat46.snat_ports", bad, "1024 <= FIRST <= LAST");
+        }
+        let c = parse(&nat46_with("snat_ports = [1024, 1024]\n")).unwrap();
+        assert_eq!(c.nat46.snat_ports, (1024, 1024));
+        let e = err(&nat46_with("snat_ports = [1024, 70000]\n"));
+        assert!(
+            e.contains("nat46.snat_ports[1]: invalid value: integer `70000`"),
+            "{e}"
+        );
+        let e = err(&nat46_with("snat_ports = [1024]\n"));
+        assert!(e.contains("nat46.snat_ports"), "{e}");
+    }
+
+    #[test]
+    fn timeouts() {
+        let c = parse(&format!("{MINIMAL}[nat46.timeouts]\nudp = 600\n")).unwrap();
+        assert_eq!(c.nat46.timeouts.udp, Duration::from_secs(600));
+        assert_eq!(
+            c.nat46.timeouts.tcp_established,
+            CtTimeouts::default().tcp_established
+        );
+        for key in [
+            "tcp_syn",
+            "tcp_established",
+            "tcp_closing",
+            "tcp_reset",
+            "udp",
+        ] {
+            for bad in ["0", "604801"] {
+                let e = err(&format!("{MINIMAL}[nat46.timeouts]\n{key} = {bad}\n"));
+                assert_eq!(
+                    e,
+                    format!(
+                        "sixgate.toml: nat46.timeouts.{key} = {bad}: must be 1 to 604800 seconds"
+                    )
+                );
+            }
+        }
+        // Under a dotted header toml gives no path, only the position.
+        let e = err(&format!("{MINIMAL}[nat46.timeouts]\nudp = -1\n"));
+        assert_eq!(
+            e,
+            "sixgate.toml:10:7: invalid value: integer `-1`, expected u64"
+        );
+        let e = err(&format!("{MINIMAL}[nat46]\ntimeouts = {{ udp = -1 }}\n"));
+        assert!(
+            e.starts_with("sixgate.toml:10:20: nat46.timeouts.udp: invalid value: integer `-1`"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn api_settings() {
+        let dir = tempfile::tempdir().unwrap();
+        let token = dir.path().join("token");
+        std::fs::write(&token, "s3cret\n").unwrap();
+        let c = parse(&format!(
+            "{MINIMAL}[api]\nlisten = \"127.0.0.1:8046\"\ntoken_file = {:?}\n",
+            token.display().to_string()
+        ))
+        .unwrap();
+        assert_eq!(c.api.listen, Some("127.0.0.1:8046".parse().unwrap()));
+        assert_eq!(c.api.token_file.as_deref(), Some(token.as_path()));
+        assert_eq!(read_token(&token).unwrap(), "s3cret");
+
+        let e = err(&format!("{MINIMAL}[api]\nlisten = \"[::1]:8046\"\n"));
+        assert_semantic(&e, "api.listen", "\"[::1]:8046\"", "needs api.token_file");
+        let e = err(&format!("{MINIMAL}[api]\ntoken_file = \"/etc/t\"\n"));
+        assert_semantic(
+            &e,
+            "api.token_file",
+            "\"/etc/t\"",
+            "only used with api.listen",
+        );
+        for bad in ["localhost:80", "127.0.0.1", "127.0.0.1:0"] {
+            let e = err(&format!(
+                "{MINIMAL}[api]\nlisten = {bad:?}\ntoken_file = {:?}\n",
+                token.display().to_string()
+            ));
+            assert_semantic(&e, "api.listen", &format!("{bad:?}"), "ADDRESS:PORT");
+        }
+        std::fs::write(&token, " \n").unwrap();
+        let absent = dir.path().join("absent");
+        for (file, why) in [(&token, "is empty"), (&absent, "cannot read")] {
+            let path = file.display().to_string();
+            let e = err(&format!(
+                "{MINIMAL}[api]\nlisten = \"127.0.0.1:8046\"\ntoken_file = {path:?}\n"
+            ));
+            assert_semantic(&e, "api.token_file", &format!("{path:?}"), why);
+        }
+
+        for (text, mode) in [
+            ("0600", 0o600),
+            ("660", 0o660),
+            ("0o644", 0o644),
+            ("0000", 0),
+        ] {
+            let c = parse(&format!("{MINIMAL}[api]\nsocket_mode = {text:?}\n")).unwrap();
+            assert_eq!(c.api.socket_mode, mode, "{text}");
+        }
+        for bad in ["", "0800", "1777", "rw", "00600"] {
+            let e = err(&format!("{MINIMAL}[api]\nsocket_mode = {bad:?}\n"));
+            assert_semantic(&e, "api.socket_mode", &format!("{bad:?}"), "octal");
+        }
+        let e = err(&format!("{MINIMAL}[api]\nsocket_mode = 600\n"));
+        assert!(
+            e.contains("api.socket_mode: invalid type: integer `600`, expected a string"),
+            "{e}"
+        );
+        let e = err(&format!("{MINIMAL}[api]\nsocket = \"api.sock\"\n"));
+        assert_semantic(&e, "api.socket", "\"api.sock\"", "absolute path");
+        let e = err(&format!("{MINIMAL}[state]\npath = \"state.json\"\n"));
+        assert_semantic(&e, "state.path", "\"state.json\"", "absolute path");
     }
 }

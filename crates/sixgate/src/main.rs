@@ -1,10 +1,22 @@
 //! `sixgate`: the IPv4/IPv6 translation gateway's daemon and CLI.
 
+mod cli_service;
 mod config;
 mod daemon;
 mod demo;
+// NAT46 (issue 4): the daemon wires these up next; until then parts are unused.
+#[allow(dead_code)]
+mod api;
+#[allow(dead_code)]
+mod dataplane;
+#[allow(dead_code)]
+mod service;
+#[allow(dead_code)]
+mod state;
 mod stats;
 mod status;
+#[allow(dead_code)]
+mod store;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -13,6 +25,12 @@ use clap::{Parser, Subcommand};
 
 /// Default bpffs directory for maps and links.
 pub const DEFAULT_PIN_PATH: &str = "/sys/fs/bpf/sixgate";
+
+/// Default path of the API's unix socket.
+pub const DEFAULT_API_SOCKET: &str = "/run/sixgate/api.sock";
+
+/// Default path of the file that keeps the services made through the API.
+pub const DEFAULT_STATE_PATH: &str = "/var/lib/sixgate/state.json";
 
 #[derive(Parser)]
 #[command(
@@ -78,6 +96,12 @@ enum Command {
     },
     /// Build a namespace topology and show an IPv4 client talking to an IPv6-only server.
     Demo,
+    /// Manage stateful NAT46 services through the daemon's API.
+    Service(cli_service::ServiceArgs),
+    /// Change a NAT46 service's backends through the daemon's API.
+    Backend(cli_service::BackendArgs),
+    /// Show the NAT46 connection-tracking table through the daemon's API.
+    Ct(cli_service::CtArgs),
 }
 
 fn main() -> ExitCode {
@@ -109,6 +133,9 @@ fn main() -> ExitCode {
         Command::Demo => std::env::current_exe()
             .map_err(anyhow::Error::from)
             .and_then(|exe| demo::run(&exe)),
+        Command::Service(args) => cli_service::service(args),
+        Command::Backend(args) => cli_service::backend(args),
+        Command::Ct(args) => cli_service::ct(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
