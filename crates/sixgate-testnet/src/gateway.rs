@@ -37,7 +37,7 @@ impl GatewayConfig {
         pool6: &str,
         ipv4_prefixes: &[&str],
     ) -> Result<GatewayConfig> {
-        Self::from_text(|pin| {
+        Self::from_text_in(|pin, dir| {
             let mut t = String::new();
             let _ = writeln!(t, "[bpf]\npin_path = {}", quote(&pin.to_string_lossy()));
             let _ = writeln!(
@@ -53,8 +53,30 @@ impl GatewayConfig {
                 quote(pool6),
                 prefixes.join(", ")
             );
+            t.push_str(&Self::private_api_and_state(dir));
             t
         })
+    }
+
+    /// `[api]` and `[state]` tables that put the API socket and the state
+    /// file in `dir`, so that gateways running side by side (parallel tests)
+    /// do not share the system-wide defaults.
+    pub fn private_api_and_state(dir: &Path) -> String {
+        format!(
+            "\n[api]\nsocket = {}\n\n[state]\npath = {}\n",
+            quote(&dir.join("api.sock").to_string_lossy()),
+            quote(&dir.join("state.json").to_string_lossy())
+        )
+    }
+
+    /// The API socket [`GatewayConfig::private_api_and_state`] names.
+    pub fn api_socket(&self) -> PathBuf {
+        self.dir.join("api.sock")
+    }
+
+    /// The state file [`GatewayConfig::private_api_and_state`] names.
+    pub fn state_file(&self) -> PathBuf {
+        self.dir.join("state.json")
     }
 
     /// A config whose text `make` writes, given the unique pin path to use.

@@ -5,21 +5,40 @@
 
 use std::io::Write as _;
 use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use sixgate_bpf::datapath::{detach, pinned_interfaces, PinLock};
 use sixgate_bpf::{Datapath, SiitParams};
 use sixgate_netlink::BigTcpOutcome;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use crate::config::Config;
+use crate::dataplane::ServiceDataplane;
+use crate::nat46::BpfDataplane;
+use crate::store::ServiceStore;
+
+/// How often expired connection-tracking entries are deleted.
+const SWEEP_INTERVAL: Duration = Duration::from_secs(10);
 
 /// `sixgate check`: the same validation `run` does, and nothing else.
 pub fn check(path: &Path) -> anyhow::Result<()> {
     let config = Config::load(path)?;
     config.check_host()?;
+    load_store(&config)?;
     println!("{}: ok", path.display());
     Ok(())
+}
+
+/// The services of the config file and the state file, validated together.
+fn load_store(config: &Config) -> anyhow::Result<ServiceStore> {
+    ServiceStore::load(
+        config.services.clone(),
+        &config.state_path,
+        config.nat46.clone(),
+    )
+    .with_context(|| format!("loading the services of {}", config.source.display()))
 }
 
 /// `sixgate run`.
@@ -28,11 +47,19 @@ pub fn run(path: &Path, detach_on_exit: bool) -> anyhow::Result<()> {
     // anything: a bad config attaches nothing.
     let config = Config::load(path)?;
     config.check_host()?;
+    let store = Arc::new(load_store(&config)?);
 
     let interfaces = interfaces(&config);
     // Held until we return: no second daemon on the same pins meanwhile.
     let _lock = PinLock::acquire(&config.pin_path)?;
     attach(&config, &interfaces)?;
+    let dp = match program_services(&config, &store) {
+        Ok(dp) => dp,
+        Err(e) => {
+            detach_all(&config, &interfaces);
+            return Err(e);
+        }
+    };
     // BIG TCP after attaching: by then the program handles super-packets.
     let big_tcp = match enable_big_tcp(&config) {
         Ok(b) => b,
@@ -46,12 +73,11 @@ pub fn run(path: &Path, detach_on_exit: bool) -> anyhow::Result<()> {
         ipv4_prefixes = ?config.ipv4_prefixes.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
         interfaces = ?interfaces,
         pin_path = %config.pin_path.display(),
+        services = store.list().len(),
         "attached"
     );
-    println!("sixgate: ready");
-    std::io::stdout().flush().ok();
 
-    wait_for_shutdown()?;
+    serve_until_shutdown(&config, store, dp)?;
     if !detach_on_exit {
         info!(
             pin_path = %config.pin_path.display(),
@@ -213,20 +239,68 @@ fn attach(config: &Config, interfaces: &[String]) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn wait_for_shutdown() -> anyhow::Result<()> {
+/// Opens the NAT46 maps, programs every service of the store, and removes
+/// services an earlier run left that neither file names any more. On a
+/// restart the services are still in the maps: reprogramming swaps in
+/// identical tables, so no flow notices.
+fn program_services(config: &Config, store: &ServiceStore) -> anyhow::Result<Arc<BpfDataplane>> {
+    let dp = BpfDataplane::open(&config.pin_path, &config.nat46)?;
+    store.program_all(&dp)?;
+    let keep: Vec<_> = store.list().iter().map(|s| s.service.key()).collect();
+    let removed = dp.remove_others(&keep)?;
+    if removed > 0 {
+        info!(
+            removed,
+            "removed services an earlier run left and no file names"
+        );
+    }
+    Ok(Arc::new(dp))
+}
+
+/// Serves the API and sweeps connection tracking until SIGTERM / SIGINT.
+/// Prints the ready line once the API listens.
+fn serve_until_shutdown(
+    config: &Config,
+    store: Arc<ServiceStore>,
+    dp: Arc<BpfDataplane>,
+) -> anyhow::Result<()> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("starting the runtime")?;
     rt.block_on(async {
         use tokio::signal::unix::{signal, SignalKind};
-        let mut term = signal(SignalKind::terminate())?;
-        let mut int = signal(SignalKind::interrupt())?;
+        let mut term = signal(SignalKind::terminate()).context("SIGTERM handler")?;
+        let mut int = signal(SignalKind::interrupt()).context("SIGINT handler")?;
+        let shutdown = async move {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+        };
+        let sweeper = {
+            let dp = dp.clone();
+            async move {
+                let mut tick = tokio::time::interval(SWEEP_INTERVAL);
+                loop {
+                    tick.tick().await;
+                    let dp = dp.clone();
+                    match tokio::task::spawn_blocking(move || dp.sweep()).await {
+                        Ok(Ok(r)) => debug!(ct4 = r.ct4_removed, ct6 = r.ct6_removed, "swept"),
+                        Ok(Err(e)) => warn!("sweeping connection tracking: {e:#}"),
+                        Err(e) => warn!("sweeping connection tracking: {e}"),
+                    }
+                }
+            }
+        };
+        let ready = || {
+            println!("sixgate: ready");
+            std::io::stdout().flush().ok();
+        };
+        let dp: Arc<dyn ServiceDataplane> = dp;
         tokio::select! {
-            _ = term.recv() => {}
-            _ = int.recv() => {}
+            r = crate::api::serve(store, dp, &config.api, shutdown, ready) => r,
+            () = sweeper => unreachable!("the sweeper loops forever"),
         }
-        Ok::<(), std::io::Error>(())
     })
-    .context("waiting for signals")
 }

@@ -1,21 +1,16 @@
 //! `sixgate`: the IPv4/IPv6 translation gateway's daemon and CLI.
 
+mod api;
 mod cli_service;
 mod config;
 mod daemon;
-mod demo;
-// NAT46 (issue 4): the daemon wires these up next; until then parts are unused.
-#[allow(dead_code)]
-mod api;
-#[allow(dead_code)]
 mod dataplane;
-#[allow(dead_code)]
+mod demo;
+mod nat46;
 mod service;
-#[allow(dead_code)]
 mod state;
 mod stats;
 mod status;
-#[allow(dead_code)]
 mod store;
 
 use std::path::PathBuf;

@@ -181,11 +181,6 @@ impl ServiceStore {
         Ok(())
     }
 
-    /// The gateway-wide NAT46 settings services are checked against.
-    pub fn settings(&self) -> &Nat46Settings {
-        &self.settings
-    }
-
     /// Every service, by name.
     pub fn list(&self) -> Vec<StoredService> {
         self.lock().values().cloned().collect()

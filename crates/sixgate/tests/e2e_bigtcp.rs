@@ -41,16 +41,17 @@ fn setup() -> Env {
         assert_eq!(out.after.gso_ipv4_max_size, Some(BIG_TCP_DEFAULT_SIZE));
     }
     // The gateway's own links: the daemon sets them from the config.
-    let config = GatewayConfig::from_text(|pin| {
+    let config = GatewayConfig::from_text_in(|pin, dir| {
         format!(
             "[bpf]\npin_path = \"{}\"\n\n[interfaces]\nipv4 = \"{}\"\nipv6 = \"{}\"\n\
              ipv4_big_tcp = true\nipv6_big_tcp = true\n\n[siit]\npool6 = \"{}\"\n\
-             ipv4_prefixes = [\"{}\"]\n",
+             ipv4_prefixes = [\"{}\"]\n{}",
             pin.display(),
             SiitTopology::GW_V4_IF,
             SiitTopology::GW_V6_IF,
             SiitTopology::POOL6,
-            SiitTopology::IPV4_PREFIX
+            SiitTopology::IPV4_PREFIX,
+            GatewayConfig::private_api_and_state(dir)
         )
     })
     .expect("write config");

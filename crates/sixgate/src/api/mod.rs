@@ -47,12 +47,13 @@ struct AppState {
 
 /// Serves the API on `settings.socket` (and `settings.listen`, if set) until
 /// `shutdown` completes; then finishes the requests in flight, removes the
-/// socket file and returns.
+/// socket file and returns. `ready` runs once every listener is bound.
 pub async fn serve(
     store: Arc<ServiceStore>,
     dp: Arc<dyn ServiceDataplane>,
     settings: &ApiSettings,
     shutdown: impl Future<Output = ()>,
+    ready: impl FnOnce(),
 ) -> anyhow::Result<()> {
     let app = router(AppState { store, dp });
     let tcp = match (settings.listen, &settings.token_file) {
@@ -69,6 +70,7 @@ pub async fn serve(
     };
     let (unix, socket_id) = bind_unix(&settings.socket, settings.socket_mode)?;
     info!(socket = %settings.socket.display(), tcp = ?settings.listen, "API listening");
+    ready();
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let stopped = |mut rx: watch::Receiver<bool>| async move {

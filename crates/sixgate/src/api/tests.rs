@@ -68,9 +68,15 @@ impl TestApi {
         let task = {
             let (store, dp, settings) = (store.clone(), dp.clone(), settings.clone());
             tokio::spawn(async move {
-                serve(store, dp, &settings, async {
-                    let _ = stopped.await;
-                })
+                serve(
+                    store,
+                    dp,
+                    &settings,
+                    async {
+                        let _ = stopped.await;
+                    },
+                    || {},
+                )
                 .await
             })
         };
@@ -796,7 +802,7 @@ async fn socket_file_mode_stale_socket_and_cleanup() {
     let store =
         Arc::new(ServiceStore::load(vec![], &dir2.path().join("s.json"), settings()).unwrap());
     let dp = Arc::new(FakeDataplane::new(&settings()));
-    let e = serve(store.clone(), dp.clone(), &first_settings, async {})
+    let e = serve(store.clone(), dp.clone(), &first_settings, async {}, || {})
         .await
         .unwrap_err();
     assert!(
@@ -830,7 +836,7 @@ async fn socket_file_mode_stale_socket_and_cleanup() {
 
     // A file that is not a socket is left alone.
     std::fs::write(&socket, "precious").unwrap();
-    let e = serve(store, dp, &first_settings, async {})
+    let e = serve(store, dp, &first_settings, async {}, || {})
         .await
         .unwrap_err();
     assert!(
