@@ -397,6 +397,25 @@ fn drain_and_removal_keep_running_flows() {
         Some(r#"{"weight": 0}"#),
     );
     assert_eq!(status, 200, "{text}");
+    // The CLI, against the real daemon, shows the drained backend.
+    let show = Command::new(SIXGATE)
+        .args(["service", "show", "drain", "--json", "--socket"])
+        .arg(env.socket())
+        .output()
+        .expect("run sixgate service show");
+    assert!(
+        show.status.success(),
+        "{}",
+        String::from_utf8_lossy(&show.stderr)
+    );
+    let shown: Value = serde_json::from_slice(&show.stdout).expect("JSON from the CLI");
+    let weight_of_pinned = shown["service"]["backends"]
+        .as_array()
+        .expect("backends")
+        .iter()
+        .find(|b| b["address"] == pinned.to_string())
+        .map(|b| b["weight"].clone());
+    assert_eq!(weight_of_pinned, Some(json!(0)), "{shown}");
     env.connections(DRAIN, 200, "afterdrain");
     assert_eq!(
         env.tagged_lines(pinned_i, "afterdrain").len(),
