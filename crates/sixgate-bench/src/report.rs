@@ -499,7 +499,7 @@ pub fn markdown(r: &Results, png: &str) -> String {
         if row.kind == Kind::Tayga && !nat46_done {
             let _ = writeln!(
                 m,
-                "| (c) sixgate stateful NAT46 | 4→6 | not built yet | | | |"
+                "| (c) sixgate stateful NAT46 | 4→6 | not in the live runs yet (sixgate-bench micro) | | | |"
             );
             nat46_done = true;
         }
@@ -660,7 +660,10 @@ pub fn markdown(r: &Results, png: &str) -> String {
 
 fn nat46_row(m: &mut String, not_built: &[String]) {
     for nb in not_built {
-        let _ = writeln!(m, "| {nb} | 4→6 | | not built yet | | | | | | |");
+        let _ = writeln!(
+            m,
+            "| {nb} | 4→6 | | not in the live runs yet (sixgate-bench micro) | | | | | | |"
+        );
     }
 }
 
@@ -885,7 +888,7 @@ mod tests {
             .unwrap();
         assert_eq!(tayga.1, "22.00×");
         let md = markdown(&r, "x.png");
-        assert!(md.contains("not built yet"), "{md}");
+        assert!(md.contains("not in the live runs yet"), "{md}");
         assert!(md.contains("(a′) plain IPv6 routing"), "{md}");
     }
 }
