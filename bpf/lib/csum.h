@@ -126,4 +126,34 @@ __attribute__((noinline)) __s64 csum_skb_bytes(struct __sk_buff *skb, __u32 off,
 	return (__u32)r;
 }
 
+/* NAT46 service path: write new TCP/UDP ports at `l4_off`. Ports are packet
+ * data, so the checksum update is a plain one (no BPF_F_PSEUDO_HDR): with
+ * CHECKSUM_PARTIAL the field holds only the pseudo-header sum and the ports
+ * are summed at transmit. A UDP checksum of 0 stays 0 (BPF_F_MARK_MANGLED_0;
+ * the caller fills it in later if it must). */
+static __always_inline int l4_rewrite_ports(struct __sk_buff *skb, __u32 l4_off, __u8 proto,
+					    __be16 old_sport, __be16 old_dport,
+					    __be16 new_sport, __be16 new_dport)
+{
+	void *data = (void *)(long)skb->data;
+	void *data_end = (void *)(long)skb->data_end;
+	__be16 *ports = data + l4_off;
+	__u32 old_word, new_word, check_off;
+
+	if (old_sport == new_sport && old_dport == new_dport)
+		return 0;
+	if ((void *)(ports + 2) > data_end)
+		return DROP(DROP_TRUNCATED);
+	old_word = *(__u32 *)ports;
+	ports[0] = new_sport;
+	ports[1] = new_dport;
+	new_word = *(__u32 *)ports;
+	check_off = l4_off + (proto == IPPROTO_TCP ? offsetof(struct tcphdr, check) :
+						     offsetof(struct udphdr, check));
+	if (bpf_l4_csum_replace(skb, check_off, old_word, new_word,
+				sizeof(__u32) | (proto == IPPROTO_UDP ? BPF_F_MARK_MANGLED_0 : 0)))
+		return DROP(DROP_HELPER_FAILED);
+	return 0;
+}
+
 #endif

@@ -51,6 +51,14 @@ static __always_inline __u32 svc_drop_counter(int reason)
 	}
 }
 
+/* The gateway-wide NAT46 settings (one entry, written by the daemon). */
+static __always_inline const struct nat46_config *nat46_settings(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&sixgate_nat46, &zero);
+}
+
 /* murmur3's 32-bit block mix and finaliser. */
 static __always_inline __u32 hash_mix(__u32 h, __u32 k)
 {
@@ -209,11 +217,10 @@ static __always_inline int nat46_forward(struct __sk_buff *skb, const struct six
 	struct xlat46_pkt p;
 	struct ct4_key key = {};
 	struct ct4_entry *e;
-	__u32 zero = 0;
 	__u64 now;
 	int ret;
 
-	n46 = bpf_map_lookup_elem(&sixgate_nat46, &zero);
+	n46 = nat46_settings();
 	if (!n46)
 		return DROP(DROP_NAT46_NO_CONFIG);
 	ret = xlat46_parse(skb, &p);
@@ -281,11 +288,10 @@ static __always_inline int nat46_reply(struct __sk_buff *skb, const struct sixga
 	struct xlat64_target t;
 	struct xlat64_pkt p;
 	struct ct4_entry *e;
-	__u32 zero = 0;
 	__u64 now;
 	int ret;
 
-	n46 = bpf_map_lookup_elem(&sixgate_nat46, &zero);
+	n46 = nat46_settings();
 	if (!n46)
 		return DROP(DROP_NAT46_NO_CONFIG);
 	ret = xlat64_parse(skb, &p);

@@ -174,32 +174,6 @@ static __always_inline __u32 xlat46_l4_csum_off(__u8 proto)
 				      L4_OFF4 + offsetof(struct udphdr, check);
 }
 
-/* NAT46 service path: write the new TCP/UDP ports. They are packet data, so
- * the checksum update is a plain one (no BPF_F_PSEUDO_HDR): with
- * CHECKSUM_PARTIAL the field holds only the pseudo-header sum and the ports
- * are summed at transmit. A UDP checksum of 0 stays 0 (filled in later). */
-static __always_inline int xlat46_rewrite_ports(struct __sk_buff *skb, const struct xlat46_pkt *p,
-						const struct xlat46_target *t)
-{
-	void *data = (void *)(long)skb->data;
-	void *data_end = (void *)(long)skb->data_end;
-	__be16 *ports = data + L4_OFF4;
-	__u32 old_word, new_word;
-
-	if (t->sport == p->sport && t->dport == p->dport)
-		return 0;
-	if ((void *)(ports + 2) > data_end)
-		return DROP(DROP_TRUNCATED);
-	old_word = *(__u32 *)ports;
-	ports[0] = t->sport;
-	ports[1] = t->dport;
-	new_word = *(__u32 *)ports;
-	if (bpf_l4_csum_replace(skb, xlat46_l4_csum_off(p->proto), old_word, new_word,
-				sizeof(__u32) | (p->proto == IPPROTO_UDP ? BPF_F_MARK_MANGLED_0 : 0)))
-		return DROP(DROP_HELPER_FAILED);
-	return 0;
-}
-
 /* Rewrite the parsed IPv4 packet in `skb` as IPv6 per `t` (RFC 7915 4.1,
  * 4.5) and send it on. `nat` selects the NAT46 service counters. Returns a
  * TC action, with the outcome in *counter, or a negative DROP reason. */
@@ -225,7 +199,7 @@ static __always_inline int xlat46_emit(struct __sk_buff *skb, const struct sixga
 	hop_limit = verdict == FIB_REDIRECT ? p->ttl - 1 : p->ttl;
 
 	if (p->proto != IPPROTO_ICMPV6) {
-		ret = xlat46_rewrite_ports(skb, p, t);
+		ret = l4_rewrite_ports(skb, L4_OFF4, p->proto, p->sport, p->dport, t->sport, t->dport);
 		if (ret)
 			return ret;
 	}

@@ -172,32 +172,6 @@ static __always_inline int xlat64_parse(struct __sk_buff *skb, struct xlat64_pkt
 	return 0;
 }
 
-/* NAT46 reply path: write the new TCP/UDP ports (after the jumbo header is
- * gone). A plain checksum update, as in xlat46_rewrite_ports. */
-static __always_inline int xlat64_rewrite_ports(struct __sk_buff *skb, const struct xlat64_pkt *p,
-						const struct xlat64_target *t)
-{
-	void *data = (void *)(long)skb->data;
-	void *data_end = (void *)(long)skb->data_end;
-	__be16 *ports = data + L4_OFF6;
-	__u32 old_word, new_word, off;
-
-	if (t->sport == p->sport && t->dport == p->dport)
-		return 0;
-	if ((void *)(ports + 2) > data_end)
-		return DROP(DROP_TRUNCATED);
-	old_word = *(__u32 *)ports;
-	ports[0] = t->sport;
-	ports[1] = t->dport;
-	new_word = *(__u32 *)ports;
-	off = p->proto == IPPROTO_TCP ? L4_OFF6 + offsetof(struct tcphdr, check) :
-					L4_OFF6 + offsetof(struct udphdr, check);
-	if (bpf_l4_csum_replace(skb, off, old_word, new_word,
-				sizeof(__u32) | (p->proto == IPPROTO_UDP ? BPF_F_MARK_MANGLED_0 : 0)))
-		return DROP(DROP_HELPER_FAILED);
-	return 0;
-}
-
 /* Rewrite the parsed IPv6 packet in `skb` as IPv4 per `t` (RFC 7915 5.1,
  * 5.5) and send it on. `nat` selects the NAT46 service counters. Returns a
  * TC action, with the outcome in *counter, or a negative DROP reason. */
@@ -248,7 +222,7 @@ static __always_inline int xlat64_emit(struct __sk_buff *skb, const struct sixga
 		__u64 flags = BPF_F_PSEUDO_HDR;
 		__u32 off = L4_OFF6 + offsetof(struct tcphdr, check);
 
-		ret = xlat64_rewrite_ports(skb, p, t);
+		ret = l4_rewrite_ports(skb, L4_OFF6, p->proto, p->sport, p->dport, t->sport, t->dport);
 		if (ret)
 			return ret;
 		if (p->proto == IPPROTO_UDP) {

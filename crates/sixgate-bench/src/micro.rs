@@ -284,11 +284,8 @@ fn program_nat46(pin: &std::path::Path) -> Result<()> {
         preserve_prefix: Some(NAT46_PRESERVE.parse().context("prefix")?),
         hash_seed: 0,
         timeouts: CtTimeouts {
-            tcp_syn: Duration::from_secs(60),
-            tcp_established: Duration::from_secs(7440),
-            tcp_closing: Duration::from_secs(120),
-            tcp_reset: Duration::from_secs(10),
             udp: Duration::from_nanos(1),
+            ..CtTimeouts::default()
         },
     })?;
     let (backends, slots) = nat46_table();

@@ -62,19 +62,39 @@ pub enum SourceMode {
     Preserve,
 }
 
-/// Idle timeouts per connection-tracking state.
+/// Connection-tracking idle timeouts, by flow state.
+///
+/// RFC 5382 REQ-5 asks a NAT that expires idle TCP sessions for at least
+/// 2 h 4 min when established and at least 4 min when "transitory"
+/// (opening or closing). The defaults meet the first; `tcp_syn` and
+/// `tcp_closing` are shorter than 4 min, as in Linux conntrack and common
+/// load balancers, so half-open floods do not fill the table; set both to
+/// 240 s for strict RFC 5382 behaviour.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CtTimeouts {
-    /// TCP, client SYN seen, no answer yet.
+    /// TCP flow that has seen a SYN but no answer (default 60 s).
     pub tcp_syn: Duration,
-    /// TCP, answered.
+    /// Established TCP flow (default 7440 s, RFC 5382 REQ-5's minimum).
     pub tcp_established: Duration,
-    /// TCP, a FIN was seen.
+    /// TCP flow after a FIN (default 120 s).
     pub tcp_closing: Duration,
-    /// TCP, an RST was seen.
+    /// TCP flow after a RST (default 10 s).
     pub tcp_reset: Duration,
-    /// UDP.
+    /// UDP flow (default 300 s: RFC 4787 REQ-5 requires at least 2 min and
+    /// recommends 5 min).
     pub udp: Duration,
+}
+
+impl Default for CtTimeouts {
+    fn default() -> Self {
+        CtTimeouts {
+            tcp_syn: Duration::from_secs(60),
+            tcp_established: Duration::from_secs(7440),
+            tcp_closing: Duration::from_secs(120),
+            tcp_reset: Duration::from_secs(10),
+            udp: Duration::from_secs(300),
+        }
+    }
 }
 
 impl CtTimeouts {

@@ -136,23 +136,13 @@ fn preserve_addr(client: [u8; 4], port: u16) -> SocketAddrV6 {
     SocketAddrV6::new(p.embed(Ipv4Addr::from(client)), port, 0, 0)
 }
 
-fn timeouts() -> CtTimeouts {
-    CtTimeouts {
-        tcp_syn: Duration::from_secs(60),
-        tcp_established: Duration::from_secs(7440),
-        tcp_closing: Duration::from_secs(120),
-        tcp_reset: Duration::from_secs(10),
-        udp: Duration::from_secs(300),
-    }
-}
-
 fn params(ports: (u16, u16)) -> Nat46Params {
     Nat46Params {
         snat_addresses: vec![SNAT.parse().unwrap()],
         snat_ports: ports,
         preserve_prefix: Some(PRESERVE.parse().unwrap()),
         hash_seed: SEED,
-        timeouts: timeouts(),
+        timeouts: CtTimeouts::default(),
     }
 }
 

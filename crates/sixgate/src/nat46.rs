@@ -35,13 +35,7 @@ impl BpfDataplane {
             // The data path's flow hash is 32-bit; the Maglev tables use
             // the whole seed.
             hash_seed: settings.maglev_seed as u32,
-            timeouts: bpf::CtTimeouts {
-                tcp_syn: settings.timeouts.tcp_syn,
-                tcp_established: settings.timeouts.tcp_established,
-                tcp_closing: settings.timeouts.tcp_closing,
-                tcp_reset: settings.timeouts.tcp_reset,
-                udp: settings.timeouts.udp,
-            },
+            timeouts: settings.timeouts,
         })
         .context("writing the NAT46 settings")?;
         Ok(Self {
@@ -210,13 +204,7 @@ impl ServiceDataplane for BpfDataplane {
                 continue;
             }
             let idle = flow.idle(now);
-            let timeout = match state {
-                BpfCtState::TcpSynSent => timeouts.tcp_syn,
-                BpfCtState::TcpEstablished => timeouts.tcp_established,
-                BpfCtState::TcpClosing => timeouts.tcp_closing,
-                BpfCtState::TcpReset => timeouts.tcp_reset,
-                BpfCtState::Udp => timeouts.udp,
-            };
+            let timeout = timeouts.of(state);
             if idle > timeout {
                 continue; // expired: gone as far as the data path is concerned
             }

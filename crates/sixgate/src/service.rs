@@ -7,7 +7,6 @@
 
 use std::fmt;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddrV6};
-use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use sixgate_wire::{ipv4_is_illegal_source, Ipv4Prefix, Rfc6052Prefix};
@@ -330,40 +329,9 @@ pub fn check_backend_address(a: Ipv6Addr) -> Result<(), &'static str> {
     }
 }
 
-/// Connection-tracking idle timeouts, by flow state.
-///
-/// RFC 5382 REQ-5 asks a NAT that expires idle TCP sessions for at least
-/// 2 h 4 min when established and at least 4 min when "transitory"
-/// (opening or closing). The defaults meet the first; `tcp_syn` and
-/// `tcp_closing` are shorter than 4 min, as in Linux conntrack and common
-/// load balancers, so half-open floods do not fill the table; set both to
-/// 240 s for strict RFC 5382 behaviour.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CtTimeouts {
-    /// TCP flow that has seen a SYN but no answer (default 60 s).
-    pub tcp_syn: Duration,
-    /// Established TCP flow (default 7440 s, RFC 5382 REQ-5's minimum).
-    pub tcp_established: Duration,
-    /// TCP flow after a FIN (default 120 s).
-    pub tcp_closing: Duration,
-    /// TCP flow after a RST (default 10 s).
-    pub tcp_reset: Duration,
-    /// UDP flow (default 300 s: RFC 4787 REQ-5 requires at least 2 min and
-    /// recommends 5 min).
-    pub udp: Duration,
-}
-
-impl Default for CtTimeouts {
-    fn default() -> Self {
-        CtTimeouts {
-            tcp_syn: Duration::from_secs(60),
-            tcp_established: Duration::from_secs(7440),
-            tcp_closing: Duration::from_secs(120),
-            tcp_reset: Duration::from_secs(10),
-            udp: Duration::from_secs(300),
-        }
-    }
-}
+/// Idle timeouts per connection-tracking state: the data path's own type
+/// (defaults and the RFC 5382 / RFC 4787 reasoning are documented there).
+pub use sixgate_bpf::nat46::CtTimeouts;
 
 /// Gateway-wide NAT46 settings (the config file's `[nat46]` table).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -458,6 +426,8 @@ mod text {
 
 #[cfg(test)]
 pub(crate) mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     /// Settings under which both source modes are allowed.
