@@ -1,6 +1,9 @@
 //! `sixgate demo`: an IPv4-only client reaching an IPv6-only HTTP server
-//! through the gateway, in network namespaces that the demo creates and
-//! removes again (on success, failure and Ctrl-C).
+//! through the gateway (stateless SIIT), then a NAT46 service spreading
+//! connections over IPv6-only backends (`nat46.rs`), in network namespaces
+//! that the demo creates and removes again (on success, failure and Ctrl-C).
+
+mod nat46;
 
 use std::path::Path;
 use std::process::Command;
@@ -11,12 +14,14 @@ use sixgate_testnet::{file_bytes, SiitTopology, HTTP_PORT};
 
 /// Size of the file the client downloads.
 const DOWNLOAD_BYTES: usize = 1 << 20;
+/// Steps of the whole demo: seven of SIIT, four of NAT46.
+const STEPS: u32 = 11;
 
 /// Builds the demo topology, shows traffic through the gateway, tears down.
 pub fn run(sixgate_exe: &Path) -> anyhow::Result<()> {
     install_signal_handlers();
     let started = Instant::now();
-    let result = steps(sixgate_exe);
+    let result = steps(sixgate_exe).and_then(|()| nat46::steps(sixgate_exe, 8));
     // Everything the steps built has been dropped (and so removed) by now.
     match &result {
         Ok(()) => println!(
@@ -38,8 +43,9 @@ pub fn run(sixgate_exe: &Path) -> anyhow::Result<()> {
 fn steps(exe: &Path) -> anyhow::Result<()> {
     let t = SiitTopology::CLIENT_V4;
     println!("sixgate demo: an IPv4-only client reaches an IPv6-only web server through");
-    println!("sixgate's stateless translator (SIIT, RFC 7915, with RFC 6052 addresses).");
-    println!("It builds three network namespaces and removes them again at the end.\n");
+    println!("sixgate's stateless translator (SIIT, RFC 7915, with RFC 6052 addresses),");
+    println!("then a NAT46 service spreads its connections over IPv6-only backends.");
+    println!("It builds network namespaces and removes them again at the end.\n");
 
     step(1, "Building the topology");
     let topo = SiitTopology::new().context("building the namespace topology")?;
@@ -219,7 +225,7 @@ fn steps(exe: &Path) -> anyhow::Result<()> {
 }
 
 fn step(n: u32, title: &str) {
-    println!("\n[{n}/7] {title}");
+    println!("\n[{n}/{STEPS}] {title}");
 }
 
 fn print_indented(bytes: &[u8]) {
