@@ -14,10 +14,15 @@
  * IPv6 (the larger network header) and the largest fixed L4 header. */
 #define PARSE_LEN (ETH_HLEN + IPV6_HLEN + sizeof(struct tcphdr))
 
-/* A NAT46 service packet: the outcome, with the service's own counters. */
-static __always_inline int classify_nat46_result(int ret, __u32 svc_id, __u32 svc_counter, __u32 len)
+/* A NAT46 service packet: the outcome, with the service's own counters
+ * (translated or dropped; an ICMP error sent back counts only globally). */
+static __always_inline int classify_nat46_result(int ret, __u32 counter, __u32 svc_id, __u32 svc_counter,
+						 __u32 len)
 {
-	svc_count(svc_id, ret < 0 ? svc_drop_counter(ret) : svc_counter, len);
+	if (ret < 0)
+		svc_count(svc_id, svc_drop_counter(ret), len);
+	else if (counter >= SG_NAT46_FWD_REDIRECT && counter <= SG_NAT46_REPLY_STACK)
+		svc_count(svc_id, svc_counter, len);
 	return ret;
 }
 
@@ -64,8 +69,9 @@ static __always_inline int classify(struct __sk_buff *skb, __u32 *counter)
 			if (svc) {
 				__u32 id = svc->id, len = skb->len;
 
-				return classify_nat46_result(nat46_forward(skb, cfg, svc, counter), id,
-							     SVC_FORWARD, len);
+				int ret = nat46_forward(skb, cfg, svc, counter);
+
+				return classify_nat46_result(ret, *counter, id, SVC_FORWARD, len);
 			}
 		}
 		if (!xlat46_is_served(ip4->daddr)) {
@@ -88,8 +94,9 @@ static __always_inline int classify(struct __sk_buff *skb, __u32 *counter)
 				if (r) {
 					__u32 id = r->svc_id, len = skb->len;
 
-					return classify_nat46_result(nat46_reply(skb, cfg, &rk, r, counter),
-								     id, SVC_REPLY, len);
+					int ret = nat46_reply(skb, cfg, &rk, r, counter);
+
+					return classify_nat46_result(ret, *counter, id, SVC_REPLY, len);
 				}
 			}
 		}

@@ -7,6 +7,7 @@
 #include "bigtcp.h"
 #include "csum.h"
 #include "fib.h"
+#include "icmp_reply.h"
 #include "rfc6052.h"
 #include "stats.h"
 
@@ -23,6 +24,7 @@ struct xlat46_pkt {
 	__u8 ttl;
 	__u8 proto;	/* IPv6 next header: TCP, UDP or ICMPv6 */
 	__u8 tcp_flags;	/* TCP: FIN, SYN, RST, ... (connection tracking) */
+	bool df;	/* Don't Fragment */
 };
 
 /* Where the translated packet goes: its IPv6 addresses and, on the NAT46
@@ -66,6 +68,7 @@ static __always_inline int xlat46_parse(struct __sk_buff *skb, struct xlat46_pkt
 		return DROP(DROP_IPV4_CHECKSUM);
 	if (ip4->frag_off & bpf_htons(IPV4_FLAG_MF | IPV4_FRAG_OFFSET_MASK))
 		return DROP(DROP_IPV4_FRAGMENT);
+	p->df = (ip4->frag_off & bpf_htons(IPV4_FLAG_DF)) != 0;
 	p->src4 = ip4->saddr;
 	p->dst4 = ip4->daddr;
 	if (ipv4_is_illegal_source(p->src4))
@@ -192,8 +195,15 @@ static __always_inline int xlat46_emit(struct __sk_buff *skb, const struct sixga
 
 	rc = fib_lookup6(skb, &fib, &t->src6, &t->dst6, p->proto, l4_len + IPV6_HLEN);
 	verdict = fib_verdict_of(rc);
-	if (verdict == FIB_TOO_BIG)
-		return DROP(DROP_FRAG_NEEDED);
+	if (verdict == FIB_TOO_BIG) {
+		/* RFC 7915 4.1 with RFC 1191: with DF set the sender learns the
+		 * IPv6 path's MTU less the 20 bytes translation adds; without
+		 * DF the translator would fragment (not built yet: dropped). */
+		if (!p->df)
+			return DROP(DROP_FRAG_NEEDED);
+		*counter = SG_ICMP_FRAG_NEEDED_SENT;
+		return icmp4_send_frag_needed(skb, l4_len + IPV4_HLEN, fib.mtu_result - IP_HDR_DELTA);
+	}
 	/* Exactly one decrement end to end: ours when we forward, the
 	 * kernel's when it does. */
 	hop_limit = verdict == FIB_REDIRECT ? p->ttl - 1 : p->ttl;

@@ -191,8 +191,19 @@ static __always_inline int xlat64_emit(struct __sk_buff *skb, const struct sixga
 
 	rc = fib_lookup4(skb, &fib, t->src4, t->dst4, p->tclass, proto4, tot_len);
 	verdict = fib_verdict_of(rc);
-	if (verdict == FIB_TOO_BIG)
-		return DROP(DROP_FRAG_NEEDED);
+	if (verdict == FIB_TOO_BIG) {
+		/* RFC 7915 5.1: a packet of at most 1280 bytes is fragmented
+		 * after translation (not built yet: dropped); a larger one gets
+		 * Packet Too Big with the IPv4 path's MTU plus the 20 bytes
+		 * translation saves, never below IPv6's 1280 (RFC 8200 5). */
+		__u32 len6 = p->l4_len + p->hbh_len + IPV6_HLEN;
+		__u32 mtu = (__u32)fib.mtu_result + IP_HDR_DELTA;
+
+		if (len6 <= ICMP6_ERROR_MAX)
+			return DROP(DROP_FRAG_NEEDED);
+		*counter = SG_ICMP6_PACKET_TOO_BIG_SENT;
+		return icmp6_send_packet_too_big(skb, len6, mtu < ICMP6_ERROR_MAX ? ICMP6_ERROR_MAX : mtu);
+	}
 	ttl = verdict == FIB_REDIRECT ? p->hop_limit - 1 : p->hop_limit;
 
 	/* BIG TCP: the jumbo Hop-by-Hop header has no IPv4 equivalent; IPv4

@@ -232,22 +232,120 @@ const ROUTED_MTU_1280: &[&str] = &[
     "sysctl -qw net.ipv6.conf.all.forwarding=1",
 ];
 
-/// A packet whose translation exceeds the egress MTU is dropped and counted
-/// (sending Packet Too Big / Fragmentation Needed is a later issue).
+/// RFC 7915 4.1 with RFC 1191: an IPv4 packet with DF set whose IPv6 form
+/// exceeds the egress MTU is answered with ICMP Fragmentation Needed
+/// (3/4) carrying that MTU less 20, quoting the packet up to 576 bytes,
+/// sent back to the client; without DF it would need fragmenting (not built
+/// yet) and is dropped by that reason.
 #[test]
-fn too_big_after_translation_is_dropped() {
+fn too_big_ipv4_gets_fragmentation_needed() {
     with_gateway(ROUTED_MTU_1280, |gw| {
         gw.configure(POOL6, false);
         // 1240 + 20 + 8 = 1268 bytes of IPv4 -> 1288 of IPv6 > 1280.
         let input = ipv4_frame(PEER_MAC, GW_MAC, client_v4(64), L4::Udp, &payload(1240));
-        let out = gw.run_counted(&input, "drop_frag_needed");
-        assert_eq!(out.ret, TC_ACT_SHOT);
+        let out = gw.run_counted(&input, "icmp_frag_needed_sent");
+        assert_eq!(out.ret, TC_ACT_REDIRECT);
+        let mut ip =
+            etherparse::Ipv4Header::new(0, 64, etherparse::IpNumber::ICMP, SERVER, CLIENT).unwrap();
+        ip.dscp = etherparse::Ipv4Dscp::try_new(0xc0 >> 2).unwrap();
+        ip.dont_fragment = false;
+        let mut want = Vec::new();
+        etherparse::PacketBuilder::ethernet2(GW_MAC, PEER_MAC)
+            .ip(etherparse::IpHeaders::Ipv4(ip, Default::default()))
+            .icmpv4(etherparse::Icmpv4Type::DestinationUnreachable(
+                etherparse::icmpv4::DestUnreachableHeader::FragmentationNeeded {
+                    next_hop_mtu: 1260,
+                },
+            ))
+            .write(&mut want, &input[ETH_LEN..ETH_LEN + 576 - 28])
+            .unwrap();
+        assert_frame_eq(&out.data, &want, "fragmentation needed");
+
+        let mut no_df = client_v4(64);
+        no_df.df = false;
+        let input = ipv4_frame(PEER_MAC, GW_MAC, no_df, L4::Udp, &payload(1240));
+        assert_dropped(gw, &input, "drop_frag_needed");
+
         // 1232 + 20 + 8 = 1260 -> 1280: fits.
         let input = ipv4_frame(PEER_MAC, GW_MAC, client_v4(64), L4::Udp, &payload(1232));
         assert_eq!(
             gw.run_counted(&input, "xlat46_redirect").ret,
             TC_ACT_REDIRECT
         );
+    });
+}
+
+/// RFC 7915 5.1: an IPv6 packet over 1280 bytes whose IPv4 form exceeds the
+/// egress MTU gets ICMPv6 Packet Too Big (2/0) with that MTU plus 20, never
+/// below 1280 (RFC 8200 5), quoting the packet up to 1280 bytes; one of at
+/// most 1280 bytes would be fragmented (not built yet) and is dropped.
+#[test]
+fn too_big_ipv6_gets_packet_too_big() {
+    with_gateway(ROUTED, |gw| {
+        gw.configure(POOL6, false);
+        let route_mtu = |mtu: u32| {
+            let out = std::process::Command::new("ip")
+                // "lock": IPv4 forwarding honours a route MTU only then.
+                .args([
+                    "route",
+                    "replace",
+                    "192.0.2.0/24",
+                    "dev",
+                    "d0",
+                    "mtu",
+                    "lock",
+                ])
+                .arg(mtu.to_string())
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        let v6 = |n| ipv6_frame(PEER_MAC, GW_MAC, server_v6(POOL6, 64), L4::Udp, &payload(n));
+        let ptb = |input: &[u8], mtu| {
+            let ip = etherparse::Ipv6Header {
+                traffic_class: 0,
+                flow_label: etherparse::Ipv6FlowLabel::ZERO,
+                payload_length: 0,
+                next_header: etherparse::IpNumber::IPV6_ICMP,
+                hop_limit: 64,
+                source: embed(POOL6, CLIENT),
+                destination: embed(POOL6, SERVER),
+            };
+            let mut want = Vec::new();
+            etherparse::PacketBuilder::ethernet2(GW_MAC, PEER_MAC)
+                .ip(etherparse::IpHeaders::Ipv6(ip, Default::default()))
+                .icmpv6(etherparse::Icmpv6Type::PacketTooBig { mtu })
+                .write(
+                    &mut want,
+                    &input[ETH_LEN..(ETH_LEN + 1280 - 48).min(input.len())],
+                )
+                .unwrap();
+            want
+        };
+
+        route_mtu(1300);
+        // 1352 + 8 + 40 = 1400 bytes of IPv6 -> 1380 of IPv4 > 1300.
+        let input = v6(1352);
+        let out = gw.run_counted(&input, "icmp6_packet_too_big_sent");
+        assert_eq!(out.ret, TC_ACT_REDIRECT);
+        assert_frame_eq(&out.data, &ptb(&input, 1320), "packet too big, MTU + 20");
+        // 1252 + 8 + 40 = 1300 -> 1280 of IPv4: fits.
+        gw.run_counted(&v6(1252), "xlat64_redirect");
+
+        route_mtu(1000);
+        let input = v6(1352);
+        let out = gw.run_counted(&input, "icmp6_packet_too_big_sent");
+        assert_frame_eq(
+            &out.data,
+            &ptb(&input, 1280),
+            "packet too big, at least 1280",
+        );
+        // 1200 bytes of IPv6 -> 1180 > 1000: would need fragmenting.
+        assert_dropped(gw, &v6(1152), "drop_frag_needed");
     });
 }
 

@@ -1,0 +1,185 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* ICMP errors the gateway itself sends back to a packet's source, built in
+ * place from the packet (which is still untranslated): the packet is cut to
+ * the part the error quotes, a new IP + ICMP header is put in front of it,
+ * and the result goes back out of the interface it came in on.
+ *
+ * Today: "too big after translation" (RFC 7915 4.1 and 5.1 with RFC 1191 /
+ * RFC 8201 path MTU discovery): an IPv4 packet with DF set gets ICMP
+ * Fragmentation Needed, an IPv6 packet ICMPv6 Packet Too Big, with the MTU
+ * the sender must use so that the *translated* packet fits.
+ *
+ * The error's source is the original packet's destination: the translator
+ * answers on behalf of the path towards it (for an IPv4 client that is the
+ * IPv4 form of the IPv6 server, or a NAT46 VIP), which needs no address of
+ * its own. Path MTU discovery matches errors by the quoted packet, not by
+ * their source. */
+#ifndef SIXGATE_ICMP_REPLY_H
+#define SIXGATE_ICMP_REPLY_H
+
+#include "csum.h"
+
+/* RFC 1812 4.3.2.3: an ICMPv4 error is at most 576 bytes. */
+#define ICMP4_ERROR_MAX 576
+/* RFC 4443 2.4(c): an ICMPv6 error is at most the minimum MTU, 1280. */
+#define ICMP6_ERROR_MAX 1280
+#define ICMP_HLEN 8
+#define ICMP_FRAG_NEEDED_CODE 4
+/* TTL / hop limit of errors the gateway sends (as Linux does). */
+#define ICMP_REPLY_TTL 64
+
+/* RFC 1191 section 4: Fragmentation Needed carries the next-hop MTU in the
+ * low 16 bits of the second word. */
+struct icmp4_frag_needed {
+	__u8 type;
+	__u8 code;
+	__sum16 checksum;
+	__be16 unused;
+	__be16 mtu;
+};
+
+/* Swap the Ethernet addresses so that the frame goes back to its sender. */
+static __always_inline int icmp_reply_eth(struct __sk_buff *skb, __be16 proto)
+{
+	void *data = (void *)(long)skb->data;
+	void *data_end = (void *)(long)skb->data_end;
+	struct ethhdr *eth = data;
+	__u8 mac[ETH_ALEN];
+
+	if ((void *)(eth + 1) > data_end)
+		return DROP(DROP_HELPER_FAILED);
+	__builtin_memcpy(mac, eth->h_dest, ETH_ALEN);
+	__builtin_memcpy(eth->h_dest, eth->h_source, ETH_ALEN);
+	__builtin_memcpy(eth->h_source, mac, ETH_ALEN);
+	eth->h_proto = proto;
+	return 0;
+}
+
+/* The IPv4 packet at ETH_HLEN (DF set, `tot_len` bytes, checked by
+ * xlat46_parse) becomes an ICMP Fragmentation Needed (3/4) with `mtu`,
+ * quoting as much of it as fits in 576 bytes, sent back out of the ingress
+ * interface. A global function: verified once, not once per caller.
+ * Returns TC_ACT_REDIRECT or a negative DROP reason. */
+__attribute__((noinline)) int icmp4_send_frag_needed(struct __sk_buff *skb, __u32 tot_len, __u32 mtu)
+{
+	void *data = (void *)(long)skb->data;
+	void *data_end = (void *)(long)skb->data_end;
+	struct iphdr *ip4 = data + ETH_HLEN;
+	struct icmp4_frag_needed *icmp;
+	__u32 quote, len;
+	__be32 src, dst;
+	__s64 sum;
+
+	if ((void *)(ip4 + 1) > data_end)
+		return DROP(DROP_TRUNCATED);
+	src = ip4->saddr;
+	dst = ip4->daddr;
+	quote = tot_len < ICMP4_ERROR_MAX - IPV4_HLEN - ICMP_HLEN ? tot_len :
+								      ICMP4_ERROR_MAX - IPV4_HLEN - ICMP_HLEN;
+	if (bpf_skb_change_tail(skb, ETH_HLEN + quote, 0))
+		return DROP(DROP_HELPER_FAILED);
+	if (bpf_skb_adjust_room(skb, IPV4_HLEN + ICMP_HLEN, BPF_ADJ_ROOM_MAC, 0))
+		return DROP(DROP_HELPER_FAILED);
+	if (icmp_reply_eth(skb, bpf_htons(ETH_P_IP)))
+		return DROP(DROP_HELPER_FAILED);
+
+	data = (void *)(long)skb->data;
+	data_end = (void *)(long)skb->data_end;
+	ip4 = data + ETH_HLEN;
+	icmp = (void *)(ip4 + 1);
+	if ((void *)(icmp + 1) > data_end)
+		return DROP(DROP_HELPER_FAILED);
+	len = IPV4_HLEN + ICMP_HLEN + quote;
+	ip4->version = 4;
+	ip4->ihl = 5;
+	ip4->tos = 0xc0; /* precedence "internetwork control", as Linux sends errors */
+	ip4->tot_len = bpf_htons((__u16)len);
+	ip4->id = 0;
+	ip4->frag_off = 0;
+	ip4->ttl = ICMP_REPLY_TTL;
+	ip4->protocol = IPPROTO_ICMP;
+	ip4->saddr = dst;
+	ip4->daddr = src;
+	ip4->check = 0;
+	ip4->check = csum_ipv4_header(ip4);
+	icmp->type = ICMP_DEST_UNREACH;
+	icmp->code = ICMP_FRAG_NEEDED_CODE;
+	icmp->checksum = 0;
+	icmp->unused = 0;
+	icmp->mtu = bpf_htons((__u16)mtu);
+
+	sum = csum_skb_bytes(skb, ETH_HLEN + IPV4_HLEN, ICMP_HLEN + quote, 0);
+	if (sum < 0)
+		return DROP(DROP_HELPER_FAILED);
+	data = (void *)(long)skb->data;
+	data_end = (void *)(long)skb->data_end;
+	icmp = data + ETH_HLEN + IPV4_HLEN;
+	if ((void *)(icmp + 1) > data_end)
+		return DROP(DROP_HELPER_FAILED);
+	icmp->checksum = csum_fold((__u32)sum);
+	return bpf_redirect(skb->ifindex, 0);
+}
+
+/* The IPv6 packet at ETH_HLEN (`len` bytes with its header) becomes an
+ * ICMPv6 Packet Too Big (2/0) with `mtu`, quoting as much of it as fits in
+ * 1280 bytes (RFC 4443 3.2), sent back out of the ingress interface.
+ * Returns TC_ACT_REDIRECT or a negative DROP reason. */
+__attribute__((noinline)) int icmp6_send_packet_too_big(struct __sk_buff *skb, __u32 len, __u32 mtu)
+{
+	void *data = (void *)(long)skb->data;
+	void *data_end = (void *)(long)skb->data_end;
+	struct ipv6hdr *ip6 = data + ETH_HLEN;
+	struct icmp6hdr *icmp6;
+	union v6addr src, dst;
+	__u32 quote, plen;
+	__s64 sum;
+
+	if ((void *)(ip6 + 1) > data_end)
+		return DROP(DROP_TRUNCATED);
+	src.in6 = ip6->saddr;
+	dst.in6 = ip6->daddr;
+	quote = len < ICMP6_ERROR_MAX - IPV6_HLEN - ICMP_HLEN ? len :
+								ICMP6_ERROR_MAX - IPV6_HLEN - ICMP_HLEN;
+	if (bpf_skb_change_tail(skb, ETH_HLEN + quote, 0))
+		return DROP(DROP_HELPER_FAILED);
+	if (bpf_skb_adjust_room(skb, IPV6_HLEN + ICMP_HLEN, BPF_ADJ_ROOM_MAC, 0))
+		return DROP(DROP_HELPER_FAILED);
+	if (icmp_reply_eth(skb, bpf_htons(ETH_P_IPV6)))
+		return DROP(DROP_HELPER_FAILED);
+
+	data = (void *)(long)skb->data;
+	data_end = (void *)(long)skb->data_end;
+	ip6 = data + ETH_HLEN;
+	icmp6 = (void *)(ip6 + 1);
+	if ((void *)(icmp6 + 1) > data_end)
+		return DROP(DROP_HELPER_FAILED);
+	plen = ICMP_HLEN + quote;
+	ip6->version = 6;
+	ip6->priority = 0;
+	ip6->flow_lbl[0] = 0;
+	ip6->flow_lbl[1] = 0;
+	ip6->flow_lbl[2] = 0;
+	ip6->payload_len = bpf_htons((__u16)plen);
+	ip6->nexthdr = IPPROTO_ICMPV6;
+	ip6->hop_limit = ICMP_REPLY_TTL;
+	ip6->saddr = dst.in6;
+	ip6->daddr = src.in6;
+	icmp6->icmp6_type = ICMPV6_PKT_TOOBIG;
+	icmp6->icmp6_code = 0;
+	icmp6->icmp6_cksum = 0;
+	icmp6->icmp6_mtu = bpf_htonl(mtu);
+
+	sum = csum_skb_bytes(skb, ETH_HLEN + IPV6_HLEN, plen,
+			     csum_pseudo6(&dst, &src, plen, IPPROTO_ICMPV6));
+	if (sum < 0)
+		return DROP(DROP_HELPER_FAILED);
+	data = (void *)(long)skb->data;
+	data_end = (void *)(long)skb->data_end;
+	icmp6 = data + ETH_HLEN + IPV6_HLEN;
+	if ((void *)(icmp6 + 1) > data_end)
+		return DROP(DROP_HELPER_FAILED);
+	icmp6->icmp6_cksum = csum_fold((__u32)sum);
+	return bpf_redirect(skb->ifindex, 0);
+}
+
+#endif
