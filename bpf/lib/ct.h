@@ -49,14 +49,16 @@ static __always_inline __u8 ct_next_state(__u8 state, __u8 proto, __u8 flags, bo
 }
 
 /* Has the entry been idle longer than its state's timeout? An expired entry
- * is as good as absent; the daemon sweeps it later. */
+ * is as good as absent; the daemon sweeps it later. Another CPU may have
+ * stamped last_seen after this one read `now`: that entry is fresh, not
+ * 2^64 ns old. */
 static __always_inline bool ct_expired(const struct nat46_config *n46, const struct ct4_entry *e, __u64 now)
 {
 	__u32 state = e->state;
 
 	if (state >= CT_STATE_MAX)
 		return true;
-	return now - e->last_seen > n46->timeout_ns[state];
+	return now > e->last_seen && now - e->last_seen > n46->timeout_ns[state];
 }
 
 /* Record a packet on the flow: new state, and last_seen when it changed or
@@ -65,7 +67,7 @@ static __always_inline void ct_touch(struct ct4_entry *e, __u8 proto, __u8 tcp_f
 {
 	__u8 state = ct_next_state(e->state, proto, tcp_flags, reply);
 
-	if (state != e->state || now - e->last_seen > CT_REFRESH_NS) {
+	if (state != e->state || (now > e->last_seen && now - e->last_seen > CT_REFRESH_NS)) {
 		e->state = state;
 		e->last_seen = now;
 	}
