@@ -30,6 +30,24 @@ static __always_inline enum fib_verdict fib_verdict_of(int rc)
 	}
 }
 
+/* The FIB query and answer live in a per-CPU map, not on the stack: three
+ * paths inlined into the one program each need one, and the stack (512
+ * bytes for the whole call chain) is too small for all of them. A per-CPU
+ * array lookup is inlined by the verifier: no helper call. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct bpf_fib_lookup);
+} sixgate_fib_scratch SEC(".maps");
+
+static __always_inline struct bpf_fib_lookup *fib_scratch(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&sixgate_fib_scratch, &zero);
+}
+
 /* For non-GSO packets pass the translated length so the FIB checks it
  * against the route MTU; GSO packets are segmented later, and a length of 0
  * makes the kernel check the skb itself, which accepts GSO. */

@@ -131,17 +131,35 @@ static __always_inline bool nat46_preserve_key_free(const struct nat46_config *n
 	return !holder || ct_expired(n46, holder, now) || !ct_points_to(holder, rk);
 }
 
+/* The entries a new flow writes, built in a per-CPU map rather than on the
+ * stack, which the paths inlined into the program need (see fib.h). */
+struct nat46_scratch {
+	struct ct4_entry e;
+	struct ct6_entry r;
+	struct ct6_key rk;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct nat46_scratch);
+} sixgate_nat46_scratch SEC(".maps");
+
 /* A new flow: Maglev pick, source selection, both entries. Fills *t. */
 static __always_inline int nat46_new_flow(const struct nat46_config *n46, const struct svc_value *svc,
 					  const struct ct4_key *key, __u8 tcp_flags, __u64 now,
 					  struct xlat46_target *t)
 {
-	struct ct4_entry e = {};
-	struct ct6_entry r = {};
-	struct ct6_key rk = {};
+	struct nat46_scratch *w;
 	struct backend *be;
-	__u32 hash, slot, *id, i, range;
+	__u32 hash, slot, *id, i, range, zero = 0;
 	void *table;
+
+	w = bpf_map_lookup_elem(&sixgate_nat46_scratch, &zero);
+	if (!w)
+		return DROP(DROP_HELPER_FAILED);
+	__builtin_memset(w, 0, sizeof(*w));
 
 	if (svc->table_size == 0)
 		return DROP(DROP_SVC_NO_BACKEND);
@@ -157,21 +175,21 @@ static __always_inline int nat46_new_flow(const struct nat46_config *n46, const 
 	if (!be)
 		return DROP(DROP_SVC_NO_BACKEND);
 
-	rk.backend = be->addr;
-	rk.backend_port = be->port;
-	rk.proto = key->proto;
-	r.flow = *key;
-	r.svc_id = svc->id;
+	w->rk.backend = be->addr;
+	w->rk.backend_port = be->port;
+	w->rk.proto = key->proto;
+	w->r.flow = *key;
+	w->r.svc_id = svc->id;
 	if (svc->mode == SVC_MODE_PRESERVE) {
 		/* The backend sees the client itself (RFC 6052 2.2) and its
 		 * port; replies route back by the prefix. */
 		if (n46->preserve_len == 0)
 			return DROP(DROP_NAT46_NO_CONFIG);
-		rfc6052_embed_in(&n46->preserve_prefix, n46->preserve_v4_pos, key->client, &rk.source);
-		rk.source_port = key->client_port;
-		if (!nat46_preserve_key_free(n46, &rk, key, now))
+		rfc6052_embed_in(&n46->preserve_prefix, n46->preserve_v4_pos, key->client, &w->rk.source);
+		w->rk.source_port = key->client_port;
+		if (!nat46_preserve_key_free(n46, &w->rk, key, now))
 			return DROP(DROP_CT_CONFLICT);
-		if (bpf_map_update_elem(&sixgate_ct6, &rk, &r, BPF_ANY))
+		if (bpf_map_update_elem(&sixgate_ct6, &w->rk, &w->r, BPF_ANY))
 			return DROP(DROP_HELPER_FAILED);
 	} else {
 		/* One of the SNAT addresses, by flow hash, and a random free
@@ -179,32 +197,32 @@ static __always_inline int nat46_new_flow(const struct nat46_config *n46, const 
 		 * BPF_NOEXIST makes taking it atomic across CPUs. */
 		if (n46->snat_count == 0 || n46->port_max < n46->port_min)
 			return DROP(DROP_NAT46_NO_CONFIG);
-		rk.source = n46->snat[(hash >> 16) % n46->snat_count % NAT46_MAX_SNAT_ADDRS];
+		w->rk.source = n46->snat[(hash >> 16) % n46->snat_count % NAT46_MAX_SNAT_ADDRS];
 		range = (__u32)n46->port_max - n46->port_min + 1;
 		for (i = 0; i < NAT46_SNAT_RETRIES; i++) {
-			rk.source_port = bpf_htons((__u16)(n46->port_min + bpf_get_prandom_u32() % range));
-			if (!bpf_map_update_elem(&sixgate_ct6, &rk, &r, BPF_NOEXIST))
+			w->rk.source_port = bpf_htons((__u16)(n46->port_min + bpf_get_prandom_u32() % range));
+			if (!bpf_map_update_elem(&sixgate_ct6, &w->rk, &w->r, BPF_NOEXIST))
 				break;
 		}
 		if (i == NAT46_SNAT_RETRIES)
 			return DROP(DROP_SNAT_PORTS_EXHAUSTED);
 	}
 
-	e.backend = rk.backend;
-	e.backend_port = rk.backend_port;
-	e.source = rk.source;
-	e.source_port = rk.source_port;
-	e.svc_id = svc->id;
-	e.last_seen = now;
-	e.state = ct_next_state(CT_NONE, key->proto, tcp_flags, false);
-	if (bpf_map_update_elem(&sixgate_ct4, key, &e, BPF_ANY)) {
-		bpf_map_delete_elem(&sixgate_ct6, &rk);
+	w->e.backend = w->rk.backend;
+	w->e.backend_port = w->rk.backend_port;
+	w->e.source = w->rk.source;
+	w->e.source_port = w->rk.source_port;
+	w->e.svc_id = svc->id;
+	w->e.last_seen = now;
+	w->e.state = ct_next_state(CT_NONE, key->proto, tcp_flags, false);
+	if (bpf_map_update_elem(&sixgate_ct4, key, &w->e, BPF_ANY)) {
+		bpf_map_delete_elem(&sixgate_ct6, &w->rk);
 		return DROP(DROP_HELPER_FAILED);
 	}
-	t->src6 = rk.source;
-	t->dst6 = rk.backend;
-	t->sport = rk.source_port;
-	t->dport = rk.backend_port;
+	t->src6 = w->rk.source;
+	t->dst6 = w->rk.backend;
+	t->sport = w->rk.source_port;
+	t->dport = w->rk.backend_port;
 	return 0;
 }
 

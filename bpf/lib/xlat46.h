@@ -24,6 +24,7 @@ struct xlat46_pkt {
 	__u8 ttl;
 	__u8 proto;	/* IPv6 next header: TCP, UDP or ICMPv6 */
 	__u8 tcp_flags;	/* TCP: FIN, SYN, RST, ... (connection tracking) */
+	__u8 icmp_type;	/* ICMP: the ICMPv4 type */
 	bool df;	/* Don't Fragment */
 };
 
@@ -82,6 +83,7 @@ static __always_inline int xlat46_parse(struct __sk_buff *skb, struct xlat46_pkt
 	p->sport = 0;
 	p->dport = 0;
 	p->tcp_flags = 0;
+	p->icmp_type = 0;
 	switch (ip4->protocol) {
 	case IPPROTO_TCP:
 		if (data + L4_OFF4 + sizeof(struct tcphdr) > data_end)
@@ -96,6 +98,7 @@ static __always_inline int xlat46_parse(struct __sk_buff *skb, struct xlat46_pkt
 		if (data + L4_OFF4 + sizeof(struct icmphdr) > data_end)
 			return DROP(DROP_TRUNCATED);
 		p->proto = IPPROTO_ICMPV6;
+		p->icmp_type = ((struct icmphdr *)(data + L4_OFF4))->type;
 		return 0;
 	default:
 		return DROP(DROP_PROTO_UNSUPPORTED);
@@ -185,7 +188,7 @@ static __always_inline int xlat46_emit(struct __sk_buff *skb, const struct sixga
 				       bool nat, __u32 *counter)
 {
 	void *data, *data_end;
-	struct bpf_fib_lookup fib;
+	struct bpf_fib_lookup *fib = fib_scratch();
 	struct ipv6hdr *ip6;
 	struct ethhdr *eth;
 	__u32 addr_diff, pseudo6, l4_len = p->l4_len;
@@ -193,7 +196,9 @@ static __always_inline int xlat46_emit(struct __sk_buff *skb, const struct sixga
 	enum fib_verdict verdict;
 	int rc, ret;
 
-	rc = fib_lookup6(skb, &fib, &t->src6, &t->dst6, p->proto, l4_len + IPV6_HLEN);
+	if (!fib)
+		return DROP(DROP_HELPER_FAILED);
+	rc = fib_lookup6(skb, fib, &t->src6, &t->dst6, p->proto, l4_len + IPV6_HLEN);
 	verdict = fib_verdict_of(rc);
 	if (verdict == FIB_TOO_BIG) {
 		/* RFC 7915 4.1 with RFC 1191: with DF set the sender learns the
@@ -202,7 +207,7 @@ static __always_inline int xlat46_emit(struct __sk_buff *skb, const struct sixga
 		if (!p->df)
 			return DROP(DROP_FRAG_NEEDED);
 		*counter = SG_ICMP_FRAG_NEEDED_SENT;
-		return icmp4_send_frag_needed(skb, l4_len + IPV4_HLEN, fib.mtu_result - IP_HDR_DELTA);
+		return icmp4_send_frag_needed(skb, l4_len + IPV4_HLEN, fib->mtu_result - IP_HDR_DELTA);
 	}
 	/* Exactly one decrement end to end: ours when we forward, the
 	 * kernel's when it does. */
@@ -291,8 +296,11 @@ static __always_inline int xlat46_emit(struct __sk_buff *skb, const struct sixga
 		return TC_ACT_OK;
 	}
 	*counter = nat ? SG_NAT46_FWD_REDIRECT : SG_XLAT46_REDIRECT;
-	return fib_redirect(skb, cfg, &fib, rc);
+	return fib_redirect(skb, cfg, fib, rc);
 }
+
+/* ICMP errors need the structs above. */
+#include "icmp_error46.h"
 
 /* Stateless SIIT (RFC 7915 4, RFC 6052): translate the IPv4 packet in `skb`,
  * whose destination is served, with both addresses embedded in pool6. */
@@ -311,6 +319,8 @@ static __always_inline int xlat46(struct __sk_buff *skb, const struct sixgate_co
 	rfc6052_embed(cfg, p.dst4, &t.dst6);
 	t.sport = p.sport;
 	t.dport = p.dport;
+	if (p.proto == IPPROTO_ICMPV6 && icmp4_is_error(p.icmp_type))
+		return xlat46_icmp_error(skb, cfg, &p, &t, counter);
 	return xlat46_emit(skb, cfg, &p, &t, false, counter);
 }
 

@@ -180,7 +180,7 @@ static __always_inline int xlat64_emit(struct __sk_buff *skb, const struct sixga
 				       bool nat, __u32 *counter)
 {
 	void *data, *data_end;
-	struct bpf_fib_lookup fib;
+	struct bpf_fib_lookup *fib = fib_scratch();
 	struct iphdr *ip4;
 	struct ethhdr *eth;
 	__u32 tot_len = p->l4_len + IPV4_HLEN, addr_diff;
@@ -189,7 +189,9 @@ static __always_inline int xlat64_emit(struct __sk_buff *skb, const struct sixga
 	enum fib_verdict verdict;
 	int rc, ret;
 
-	rc = fib_lookup4(skb, &fib, t->src4, t->dst4, p->tclass, proto4, tot_len);
+	if (!fib)
+		return DROP(DROP_HELPER_FAILED);
+	rc = fib_lookup4(skb, fib, t->src4, t->dst4, p->tclass, proto4, tot_len);
 	verdict = fib_verdict_of(rc);
 	if (verdict == FIB_TOO_BIG) {
 		/* RFC 7915 5.1: a packet of at most 1280 bytes is fragmented
@@ -197,7 +199,7 @@ static __always_inline int xlat64_emit(struct __sk_buff *skb, const struct sixga
 		 * Packet Too Big with the IPv4 path's MTU plus the 20 bytes
 		 * translation saves, never below IPv6's 1280 (RFC 8200 5). */
 		__u32 len6 = p->l4_len + p->hbh_len + IPV6_HLEN;
-		__u32 mtu = (__u32)fib.mtu_result + IP_HDR_DELTA;
+		__u32 mtu = (__u32)fib->mtu_result + IP_HDR_DELTA;
 
 		if (len6 <= ICMP6_ERROR_MAX)
 			return DROP(DROP_FRAG_NEEDED);
@@ -287,7 +289,7 @@ static __always_inline int xlat64_emit(struct __sk_buff *skb, const struct sixga
 		return TC_ACT_OK;
 	}
 	*counter = nat ? SG_NAT46_REPLY_REDIRECT : SG_XLAT64_REDIRECT;
-	return fib_redirect(skb, cfg, &fib, rc);
+	return fib_redirect(skb, cfg, fib, rc);
 }
 
 /* Stateless SIIT (RFC 7915 5, RFC 6052): translate the IPv6 packet in `skb`,

@@ -436,7 +436,9 @@ fn untranslatable_packets_are_dropped_by_reason() {
             &payload(28),
         );
         icmp_err[ETH_LEN + IPV4_LEN] = 3; // destination unreachable
-        assert_dropped(gw, &icmp_err, "drop_icmp_error");
+                                          // ... whose quote is not an IPv4 header (tests/icmp_errors.rs has
+                                          // the translated ones).
+        assert_dropped(gw, &icmp_err, "drop_truncated");
         let mut tstamp = ipv4_frame(
             PEER_MAC,
             GW_MAC,

@@ -1,0 +1,413 @@
+//! Packet tests of ICMP error translation (RFC 7915 4.2/4.3 and 5.2/5.3):
+//! the real tc program through BPF_PROG_TEST_RUN; the expected frame is
+//! built independently with etherparse, including the quoted packet in its
+//! translated form with its own checksum.
+
+mod common;
+mod frames;
+
+use std::net::Ipv4Addr;
+
+use common::*;
+use etherparse::{
+    icmpv4, icmpv6, Icmpv4Type, Icmpv6Type, IpHeaders, IpNumber, Ipv4Header, Ipv6FlowLabel,
+    Ipv6Header, PacketBuilder,
+};
+use frames::{assert_frame_eq, ETH_LEN};
+use sixgate_wire::Rfc6052Prefix;
+
+const POOL6: &str = "2001:db8:64::/96";
+/// The IPv4 client (an IPv4 host that reports errors about packets the
+/// IPv6 server sent it).
+const CLIENT: [u8; 4] = [192, 0, 2, 33];
+/// The IPv6 server's IPv4 form.
+const SERVER: [u8; 4] = [198, 51, 100, 2];
+
+fn embed(v4: [u8; 4]) -> [u8; 16] {
+    let p: Rfc6052Prefix = POOL6.parse().unwrap();
+    p.embed(Ipv4Addr::from(v4)).octets()
+}
+
+/// What the server sent, as it looks on the IPv4 side (after the gateway
+/// translated it 6->4): L3 bytes. And the same packet as the server sent
+/// it, IPv6, with `hop_limit`.
+#[derive(Clone, Copy)]
+enum Quoted {
+    Udp,
+    Tcp,
+    Echo,
+}
+
+fn quoted_v4(q: Quoted, ttl: u8) -> Vec<u8> {
+    let mut ip = Ipv4Header::new(0, ttl, IpNumber::UDP, SERVER, CLIENT).unwrap();
+    ip.identification = 0x1234;
+    let b = PacketBuilder::ip(IpHeaders::Ipv4(ip, Default::default()));
+    let mut out = Vec::new();
+    let pay = b"quoted payload, 24 bytes";
+    match q {
+        Quoted::Udp => b.udp(7, 40001).write(&mut out, pay),
+        Quoted::Tcp => b.tcp(80, 40000, 7, 1000).ack(9).write(&mut out, pay),
+        Quoted::Echo => b.icmpv4_echo_request(0x42, 3).write(&mut out, pay),
+    }
+    .unwrap();
+    out
+}
+
+fn quoted_v6(q: Quoted, hop_limit: u8) -> Vec<u8> {
+    let ip = Ipv6Header {
+        traffic_class: 0,
+        flow_label: Ipv6FlowLabel::ZERO,
+        payload_length: 0,
+        next_header: IpNumber::UDP,
+        hop_limit,
+        source: embed(SERVER),
+        destination: embed(CLIENT),
+    };
+    let b = PacketBuilder::ip(IpHeaders::Ipv6(ip, Default::default()));
+    let mut out = Vec::new();
+    let pay = b"quoted payload, 24 bytes";
+    match q {
+        Quoted::Udp => b.udp(7, 40001).write(&mut out, pay),
+        Quoted::Tcp => b.tcp(80, 40000, 7, 1000).ack(9).write(&mut out, pay),
+        Quoted::Echo => b.icmpv6_echo_request(0x42, 3).write(&mut out, pay),
+    }
+    .unwrap();
+    out
+}
+
+/// The client's ICMPv4 error about `quote`, as the gateway receives it.
+fn error_v4(t: Icmpv4Type, quote: &[u8]) -> Vec<u8> {
+    let ip = Ipv4Header::new(0, 64, IpNumber::ICMP, CLIENT, SERVER).unwrap();
+    let mut out = Vec::new();
+    PacketBuilder::ethernet2(PEER_MAC, GW_MAC)
+        .ip(IpHeaders::Ipv4(ip, Default::default()))
+        .icmpv4(t)
+        .write(&mut out, quote)
+        .unwrap();
+    out
+}
+
+/// The ICMPv6 error RFC 7915 4.2/4.3 says the server gets.
+fn error_v6(t: Icmpv6Type, quote: &[u8]) -> Vec<u8> {
+    let ip = Ipv6Header {
+        traffic_class: 0,
+        flow_label: Ipv6FlowLabel::ZERO,
+        payload_length: 0,
+        next_header: IpNumber::IPV6_ICMP,
+        hop_limit: 63,
+        source: embed(CLIENT),
+        destination: embed(SERVER),
+    };
+    let mut out = Vec::new();
+    PacketBuilder::ethernet2(GW_MAC, V6_NH_MAC)
+        .ip(IpHeaders::Ipv6(ip, Default::default()))
+        .icmpv6(t)
+        .write(&mut out, quote)
+        .unwrap();
+    out
+}
+
+/// RFC 7915 4.2 (type/code table) and 4.3 (the quoted packet is
+/// translated: addresses, header, transport checksum; no TTL decrement).
+#[test]
+fn icmpv4_errors_become_icmpv6_errors_with_the_quoted_packet_translated() {
+    use icmpv4::{
+        DestUnreachableHeader as D4, ParameterProblemHeader as P4, TimeExceededCode as T4,
+    };
+    use icmpv6::{
+        DestUnreachableCode as D6, ParameterProblemCode as P6, ParameterProblemHeader as PH6,
+        TimeExceededCode as T6,
+    };
+    let cases: Vec<(&str, Icmpv4Type, Icmpv6Type, Quoted)> = vec![
+        (
+            "net unreachable",
+            Icmpv4Type::DestinationUnreachable(D4::Network),
+            Icmpv6Type::DestinationUnreachable(D6::NoRoute),
+            Quoted::Udp,
+        ),
+        (
+            "host unreachable",
+            Icmpv4Type::DestinationUnreachable(D4::Host),
+            Icmpv6Type::DestinationUnreachable(D6::NoRoute),
+            Quoted::Tcp,
+        ),
+        (
+            "port unreachable",
+            Icmpv4Type::DestinationUnreachable(D4::Port),
+            Icmpv6Type::DestinationUnreachable(D6::Port),
+            Quoted::Udp,
+        ),
+        (
+            "source route failed",
+            Icmpv4Type::DestinationUnreachable(D4::SourceRouteFailed),
+            Icmpv6Type::DestinationUnreachable(D6::NoRoute),
+            Quoted::Udp,
+        ),
+        (
+            "network unknown",
+            Icmpv4Type::DestinationUnreachable(D4::NetworkUnknown),
+            Icmpv6Type::DestinationUnreachable(D6::NoRoute),
+            Quoted::Udp,
+        ),
+        (
+            "host unknown",
+            Icmpv4Type::DestinationUnreachable(D4::HostUnknown),
+            Icmpv6Type::DestinationUnreachable(D6::NoRoute),
+            Quoted::Udp,
+        ),
+        (
+            "isolated",
+            Icmpv4Type::DestinationUnreachable(D4::Isolated),
+            Icmpv6Type::DestinationUnreachable(D6::NoRoute),
+            Quoted::Udp,
+        ),
+        (
+            "net prohibited",
+            Icmpv4Type::DestinationUnreachable(D4::NetworkProhibited),
+            Icmpv6Type::DestinationUnreachable(D6::Prohibited),
+            Quoted::Udp,
+        ),
+        (
+            "host prohibited",
+            Icmpv4Type::DestinationUnreachable(D4::HostProhibited),
+            Icmpv6Type::DestinationUnreachable(D6::Prohibited),
+            Quoted::Udp,
+        ),
+        (
+            "net TOS",
+            Icmpv4Type::DestinationUnreachable(D4::TosNetwork),
+            Icmpv6Type::DestinationUnreachable(D6::NoRoute),
+            Quoted::Udp,
+        ),
+        (
+            "host TOS",
+            Icmpv4Type::DestinationUnreachable(D4::TosHost),
+            Icmpv6Type::DestinationUnreachable(D6::NoRoute),
+            Quoted::Udp,
+        ),
+        (
+            "filtered",
+            Icmpv4Type::DestinationUnreachable(D4::FilterProhibited),
+            Icmpv6Type::DestinationUnreachable(D6::Prohibited),
+            Quoted::Udp,
+        ),
+        (
+            "precedence cutoff",
+            Icmpv4Type::DestinationUnreachable(D4::PrecedenceCutoff),
+            Icmpv6Type::DestinationUnreachable(D6::Prohibited),
+            Quoted::Udp,
+        ),
+        (
+            "protocol unreachable",
+            Icmpv4Type::DestinationUnreachable(D4::Protocol),
+            Icmpv6Type::ParameterProblem(PH6 {
+                code: P6::UnrecognizedNextHeader,
+                pointer: 6,
+            }),
+            Quoted::Udp,
+        ),
+        (
+            "fragmentation needed",
+            Icmpv4Type::DestinationUnreachable(D4::FragmentationNeeded { next_hop_mtu: 1400 }),
+            Icmpv6Type::PacketTooBig { mtu: 1420 },
+            Quoted::Tcp,
+        ),
+        (
+            "TTL exceeded",
+            Icmpv4Type::TimeExceeded(T4::TtlExceededInTransit),
+            Icmpv6Type::TimeExceeded(T6::HopLimitExceeded),
+            Quoted::Echo,
+        ),
+        (
+            "reassembly exceeded",
+            Icmpv4Type::TimeExceeded(T4::FragmentReassemblyTimeExceeded),
+            Icmpv6Type::TimeExceeded(T6::FragmentReassemblyTimeExceeded),
+            Quoted::Udp,
+        ),
+        (
+            "parameter problem, TTL",
+            Icmpv4Type::ParameterProblem(P4::PointerIndicatesError(8)),
+            Icmpv6Type::ParameterProblem(PH6 {
+                code: P6::ErroneousHeaderField,
+                pointer: 7,
+            }),
+            Quoted::Udp,
+        ),
+        (
+            "parameter problem, protocol",
+            Icmpv4Type::ParameterProblem(P4::PointerIndicatesError(9)),
+            Icmpv6Type::ParameterProblem(PH6 {
+                code: P6::ErroneousHeaderField,
+                pointer: 6,
+            }),
+            Quoted::Udp,
+        ),
+        (
+            "parameter problem, destination",
+            Icmpv4Type::ParameterProblem(P4::PointerIndicatesError(17)),
+            Icmpv6Type::ParameterProblem(PH6 {
+                code: P6::ErroneousHeaderField,
+                pointer: 24,
+            }),
+            Quoted::Udp,
+        ),
+        (
+            "parameter problem, bad length",
+            Icmpv4Type::ParameterProblem(P4::BadLength),
+            Icmpv6Type::ParameterProblem(PH6 {
+                code: P6::ErroneousHeaderField,
+                pointer: 0,
+            }),
+            Quoted::Udp,
+        ),
+    ];
+    with_gateway(ROUTED, move |gw| {
+        gw.configure(POOL6, false);
+        for (what, v4, v6, q) in cases {
+            let input = error_v4(v4, &quoted_v4(q, 7));
+            let out = gw.run_counted(&input, "xlat46_redirect");
+            assert_eq!(out.ret, TC_ACT_REDIRECT, "{what}");
+            assert_frame_eq(&out.data, &error_v6(v6, &quoted_v6(q, 7)), what);
+        }
+    });
+}
+
+/// RFC 7915 4.2: Fragmentation Needed with MTU 0 (a pre-RFC 1191 router)
+/// takes the greatest RFC 1191 plateau below the quoted Total Length.
+#[test]
+fn fragmentation_needed_with_mtu_zero_uses_the_rfc1191_plateau() {
+    with_gateway(ROUTED, |gw| {
+        gw.configure(POOL6, false);
+        let mut quote = quoted_v4(Quoted::Udp, 7);
+        // The quoted header says 1500 bytes (the rest was not quoted).
+        quote[2..4].copy_from_slice(&1500u16.to_be_bytes());
+        fix_ip_checksum(&mut quote);
+        let input = error_v4(
+            Icmpv4Type::DestinationUnreachable(
+                icmpv4::DestUnreachableHeader::FragmentationNeeded { next_hop_mtu: 0 },
+            ),
+            &quote,
+        );
+        let out = gw.run_counted(&input, "xlat46_redirect");
+        let mut want_quote = quoted_v6(Quoted::Udp, 7);
+        want_quote[4..6].copy_from_slice(&1480u16.to_be_bytes());
+        // 1492 (plateau below 1500) + 20.
+        let want = error_v6(Icmpv6Type::PacketTooBig { mtu: 1512 }, &want_quote);
+        assert_frame_eq(&out.data, &want, "plateau");
+    });
+}
+
+/// Errors the RFC says to drop: single-hop or obsolete types, codes with no
+/// translation, pointers with none, and an error quoting an error.
+#[test]
+fn untranslatable_icmpv4_errors_are_dropped_by_reason() {
+    with_gateway(ROUTED, |gw| {
+        gw.configure(POOL6, false);
+        let quote = quoted_v4(Quoted::Udp, 7);
+        let redirect = {
+            let mut f = error_v4(
+                Icmpv4Type::DestinationUnreachable(icmpv4::DestUnreachableHeader::Port),
+                &quote,
+            );
+            set_icmp4_type(&mut f, 5, 1);
+            f
+        };
+        gw.run_counted(&redirect, "drop_icmp_unsupported");
+        let precedence = {
+            let mut f = error_v4(
+                Icmpv4Type::DestinationUnreachable(icmpv4::DestUnreachableHeader::Port),
+                &quote,
+            );
+            set_icmp4_type(&mut f, 3, 14);
+            f
+        };
+        gw.run_counted(&precedence, "drop_icmp_unsupported");
+        let bad_pointer = error_v4(
+            Icmpv4Type::ParameterProblem(icmpv4::ParameterProblemHeader::PointerIndicatesError(4)),
+            &quote,
+        );
+        gw.run_counted(&bad_pointer, "drop_icmp_unsupported");
+        let inner_error = error_v4(
+            Icmpv4Type::DestinationUnreachable(icmpv4::DestUnreachableHeader::Port),
+            &error_v4(
+                Icmpv4Type::DestinationUnreachable(icmpv4::DestUnreachableHeader::Host),
+                &quote,
+            )[ETH_LEN..],
+        );
+        gw.run_counted(&inner_error, "drop_icmp_error");
+    });
+}
+
+/// A long quote is cut so that the translated error is at most 1280 bytes
+/// (RFC 4443 2.4(c)); the quoted header keeps the lengths it had.
+#[test]
+fn translated_errors_fit_in_1280_bytes() {
+    with_gateway(ROUTED, |gw| {
+        gw.configure(POOL6, false);
+        let mut ip = Ipv4Header::new(0, 7, IpNumber::UDP, SERVER, CLIENT).unwrap();
+        ip.identification = 0x1234;
+        let mut quote = Vec::new();
+        PacketBuilder::ip(IpHeaders::Ipv4(ip, Default::default()))
+            .udp(7, 40001)
+            .write(&mut quote, &[0x5a; 1300])
+            .unwrap();
+        let input = error_v4(
+            Icmpv4Type::DestinationUnreachable(icmpv4::DestUnreachableHeader::Port),
+            &quote,
+        );
+        let out = gw.run_counted(&input, "xlat46_redirect");
+        assert_eq!(out.data.len(), ETH_LEN + 1280);
+        // The whole translated quote, then cut: the checksum of the cut
+        // message is the ICMPv6 checksum of exactly those bytes.
+        let ip6 = Ipv6Header {
+            traffic_class: 0,
+            flow_label: Ipv6FlowLabel::ZERO,
+            payload_length: 0,
+            next_header: IpNumber::UDP,
+            hop_limit: 7,
+            source: embed(SERVER),
+            destination: embed(CLIENT),
+        };
+        let mut full = Vec::new();
+        PacketBuilder::ip(IpHeaders::Ipv6(ip6, Default::default()))
+            .udp(7, 40001)
+            .write(&mut full, &[0x5a; 1300])
+            .unwrap();
+        let want = error_v6(
+            Icmpv6Type::DestinationUnreachable(icmpv6::DestUnreachableCode::Port),
+            &full[..1280 - 48],
+        );
+        assert_frame_eq(&out.data, &want, "cut to 1280");
+    });
+}
+
+fn fix_ip_checksum(ip: &mut [u8]) {
+    ip[10] = 0;
+    ip[11] = 0;
+    let mut sum: u32 = ip[..20]
+        .chunks(2)
+        .map(|w| u32::from(u16::from_be_bytes([w[0], w[1]])))
+        .sum();
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    ip[10..12].copy_from_slice(&(!(sum as u16)).to_be_bytes());
+}
+
+/// Sets the ICMPv4 type and code of a frame, fixing the ICMP checksum.
+fn set_icmp4_type(frame: &mut [u8], t: u8, c: u8) {
+    let icmp = ETH_LEN + 20;
+    frame[icmp] = t;
+    frame[icmp + 1] = c;
+    frame[icmp + 2] = 0;
+    frame[icmp + 3] = 0;
+    let body = &frame[icmp..];
+    let mut sum: u32 = body
+        .chunks(2)
+        .map(|w| u32::from(u16::from_be_bytes([w[0], *w.get(1).unwrap_or(&0)])))
+        .sum();
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    frame[icmp + 2..icmp + 4].copy_from_slice(&(!(sum as u16)).to_be_bytes());
+}
