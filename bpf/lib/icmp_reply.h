@@ -18,13 +18,8 @@
 #define SIXGATE_ICMP_REPLY_H
 
 #include "csum.h"
+#include "icmp_tables.h"
 
-/* RFC 1812 4.3.2.3: an ICMPv4 error is at most 576 bytes. */
-#define ICMP4_ERROR_MAX 576
-/* RFC 4443 2.4(c): an ICMPv6 error is at most the minimum MTU, 1280. */
-#define ICMP6_ERROR_MAX 1280
-#define ICMP_HLEN 8
-#define ICMP_FRAG_NEEDED_CODE 4
 /* TTL / hop limit of errors the gateway sends (as Linux does). */
 #define ICMP_REPLY_TTL 64
 
@@ -103,7 +98,7 @@ __attribute__((noinline)) int icmp4_send_frag_needed(struct __sk_buff *skb, __u3
 	ip4->check = 0;
 	ip4->check = csum_ipv4_header(ip4);
 	icmp->type = ICMP_DEST_UNREACH;
-	icmp->code = ICMP_FRAG_NEEDED_CODE;
+	icmp->code = ICMP_FRAG_NEEDED;
 	icmp->checksum = 0;
 	icmp->unused = 0;
 	icmp->mtu = bpf_htons((__u16)mtu);

@@ -31,6 +31,12 @@
 
 /* The IPv6 minimum MTU (RFC 8200 5). */
 #define IPV6_MIN_MTU 1280
+/* RFC 1812 4.3.2.3: an ICMPv4 error is at most 576 bytes. */
+#define ICMP4_ERROR_MAX 576
+/* RFC 4443 2.4(c): an ICMPv6 error is at most the minimum MTU, 1280. */
+#define ICMP6_ERROR_MAX IPV6_MIN_MTU
+/* Both ICMP headers are 8 bytes: type, code, checksum, one word. */
+#define ICMP_HLEN 8
 
 /* The translated error header: type, code, and the second word (MTU or
  * pointer, host order; 0 when unused). */

@@ -94,6 +94,7 @@ struct xlat64_pkt {
 	__u8 hop_limit;
 	__u8 proto;	/* TCP, UDP or ICMPv6 */
 	__u8 tcp_flags;	/* TCP: FIN, SYN, RST, ... (connection tracking) */
+	__u8 icmp_type;	/* ICMPv6: the type */
 };
 
 /* Where the translated packet goes: its IPv4 addresses and, on the NAT46
@@ -136,6 +137,7 @@ static __always_inline int xlat64_parse(struct __sk_buff *skb, struct xlat64_pkt
 	p->sport = 0;
 	p->dport = 0;
 	p->tcp_flags = 0;
+	p->icmp_type = 0;
 	switch (p->proto) {
 	case IPPROTO_TCP: {
 		struct tcphdr *tcp = data + L4_OFF6 + p->hbh_len;
@@ -162,6 +164,7 @@ static __always_inline int xlat64_parse(struct __sk_buff *skb, struct xlat64_pkt
 		if ((void *)(icmp6 + 1) > data_end)
 			return DROP(DROP_TRUNCATED);
 		p->l4_check = icmp6->icmp6_cksum;
+		p->icmp_type = icmp6->icmp6_type;
 		return 0;
 	}
 	default:
@@ -292,6 +295,9 @@ static __always_inline int xlat64_emit(struct __sk_buff *skb, const struct sixga
 	return fib_redirect(skb, cfg, fib, rc);
 }
 
+/* ICMPv6 errors need the structs above. */
+#include "icmp_error64.h"
+
 /* Stateless SIIT (RFC 7915 5, RFC 6052): translate the IPv6 packet in `skb`,
  * whose destination is in pool6, to IPv4. */
 static __always_inline int xlat64(struct __sk_buff *skb, const struct sixgate_config *cfg, __u32 *counter)
@@ -318,6 +324,8 @@ static __always_inline int xlat64(struct __sk_buff *skb, const struct sixgate_co
 		return DROP(DROP_WKP_NON_GLOBAL);
 	t.sport = p.sport;
 	t.dport = p.dport;
+	if (p.proto == IPPROTO_ICMPV6 && icmp6_is_error(p.icmp_type))
+		return xlat64_icmp_error(skb, cfg, &p, &t, counter);
 	return xlat64_emit(skb, cfg, &p, &t, false, counter);
 }
 

@@ -411,3 +411,294 @@ fn set_icmp4_type(frame: &mut [u8], t: u8, c: u8) {
     }
     frame[icmp + 2..icmp + 4].copy_from_slice(&(!(sum as u16)).to_be_bytes());
 }
+
+/// What the client sent, as the server received it (IPv6, translated by
+/// the gateway), and as the client sent it (IPv4).
+fn client_packet_v6(q: Quoted) -> Vec<u8> {
+    let ip = Ipv6Header {
+        traffic_class: 0,
+        flow_label: Ipv6FlowLabel::ZERO,
+        payload_length: 0,
+        next_header: IpNumber::UDP,
+        hop_limit: 5,
+        source: embed(CLIENT),
+        destination: embed(SERVER),
+    };
+    let b = PacketBuilder::ip(IpHeaders::Ipv6(ip, Default::default()));
+    let mut out = Vec::new();
+    let pay = b"quoted payload, 24 bytes";
+    match q {
+        Quoted::Udp => b.udp(40001, 7).write(&mut out, pay),
+        Quoted::Tcp => b.tcp(40000, 80, 7, 1000).ack(9).write(&mut out, pay),
+        Quoted::Echo => b.icmpv6_echo_request(0x42, 3).write(&mut out, pay),
+    }
+    .unwrap();
+    out
+}
+
+/// The quoted packet translated back to IPv4 (RFC 7915 5.1 applied to it:
+/// no TTL decrement, Identification as for any packet of at most 1260
+/// bytes, from the checksum the quote carried).
+fn client_packet_v4(q: Quoted, quoted_v6: &[u8]) -> Vec<u8> {
+    let (proto, check_off) = match q {
+        Quoted::Udp => (17, 6),
+        Quoted::Tcp => (6, 16),
+        Quoted::Echo => (1, 2),
+    };
+    let check = u16::from_be_bytes([quoted_v6[40 + check_off], quoted_v6[40 + check_off + 1]]);
+    let mut ip = Ipv4Header::new(0, 5, IpNumber::UDP, CLIENT, SERVER).unwrap();
+    ip.dont_fragment = false;
+    ip.identification =
+        sixgate_wire::xlat::ipv4_identification(CLIENT.into(), SERVER.into(), proto, check);
+    let b = PacketBuilder::ip(IpHeaders::Ipv4(ip, Default::default()));
+    let mut out = Vec::new();
+    let pay = b"quoted payload, 24 bytes";
+    match q {
+        Quoted::Udp => b.udp(40001, 7).write(&mut out, pay),
+        Quoted::Tcp => b.tcp(40000, 80, 7, 1000).ack(9).write(&mut out, pay),
+        Quoted::Echo => b.icmpv4_echo_request(0x42, 3).write(&mut out, pay),
+    }
+    .unwrap();
+    out
+}
+
+/// The server's ICMPv6 error about `quote`, as the gateway receives it.
+fn error6_in(t: Icmpv6Type, quote: &[u8]) -> Vec<u8> {
+    let ip = Ipv6Header {
+        traffic_class: 0,
+        flow_label: Ipv6FlowLabel::ZERO,
+        payload_length: 0,
+        next_header: IpNumber::IPV6_ICMP,
+        hop_limit: 64,
+        source: embed(SERVER),
+        destination: embed(CLIENT),
+    };
+    let mut out = Vec::new();
+    PacketBuilder::ethernet2(PEER_MAC, GW_MAC)
+        .ip(IpHeaders::Ipv6(ip, Default::default()))
+        .icmpv6(t)
+        .write(&mut out, quote)
+        .unwrap();
+    out
+}
+
+/// The ICMPv4 error RFC 7915 5.2/5.3 says the client gets for `input`.
+fn error4_out(input: &[u8], t: Icmpv4Type, quote: &[u8]) -> Vec<u8> {
+    let check = u16::from_be_bytes([input[ETH_LEN + 42], input[ETH_LEN + 43]]);
+    let mut ip = Ipv4Header::new(0, 63, IpNumber::ICMP, SERVER, CLIENT).unwrap();
+    ip.dont_fragment = false;
+    ip.identification =
+        sixgate_wire::xlat::ipv4_identification(SERVER.into(), CLIENT.into(), 1, check);
+    let mut out = Vec::new();
+    PacketBuilder::ethernet2(GW_MAC, V4_NH_MAC)
+        .ip(IpHeaders::Ipv4(ip, Default::default()))
+        .icmpv4(t)
+        .write(&mut out, quote)
+        .unwrap();
+    out
+}
+
+/// RFC 7915 5.2 (type/code table, pointer map, PTB MTU - 20) and 5.3 (the
+/// quoted packet translated back to IPv4).
+#[test]
+fn icmpv6_errors_become_icmpv4_errors_with_the_quoted_packet_translated() {
+    use icmpv4::{
+        DestUnreachableHeader as D4, ParameterProblemHeader as P4, TimeExceededCode as T4,
+    };
+    use icmpv6::{
+        DestUnreachableCode as D6, ParameterProblemCode as P6, ParameterProblemHeader as PH6,
+        TimeExceededCode as T6,
+    };
+    let cases: Vec<(&str, Icmpv6Type, Icmpv4Type, Quoted)> = vec![
+        (
+            "no route",
+            Icmpv6Type::DestinationUnreachable(D6::NoRoute),
+            Icmpv4Type::DestinationUnreachable(D4::Host),
+            Quoted::Udp,
+        ),
+        (
+            "prohibited",
+            Icmpv6Type::DestinationUnreachable(D6::Prohibited),
+            Icmpv4Type::DestinationUnreachable(D4::HostProhibited),
+            Quoted::Tcp,
+        ),
+        (
+            "beyond scope",
+            Icmpv6Type::DestinationUnreachable(D6::BeyondScope),
+            Icmpv4Type::DestinationUnreachable(D4::Host),
+            Quoted::Udp,
+        ),
+        (
+            "address unreachable",
+            Icmpv6Type::DestinationUnreachable(D6::Address),
+            Icmpv4Type::DestinationUnreachable(D4::Host),
+            Quoted::Udp,
+        ),
+        (
+            "port unreachable",
+            Icmpv6Type::DestinationUnreachable(D6::Port),
+            Icmpv4Type::DestinationUnreachable(D4::Port),
+            Quoted::Udp,
+        ),
+        (
+            "packet too big",
+            Icmpv6Type::PacketTooBig { mtu: 1400 },
+            Icmpv4Type::DestinationUnreachable(D4::FragmentationNeeded { next_hop_mtu: 1380 }),
+            Quoted::Tcp,
+        ),
+        (
+            "hop limit",
+            Icmpv6Type::TimeExceeded(T6::HopLimitExceeded),
+            Icmpv4Type::TimeExceeded(T4::TtlExceededInTransit),
+            Quoted::Echo,
+        ),
+        (
+            "reassembly",
+            Icmpv6Type::TimeExceeded(T6::FragmentReassemblyTimeExceeded),
+            Icmpv4Type::TimeExceeded(T4::FragmentReassemblyTimeExceeded),
+            Quoted::Udp,
+        ),
+        (
+            "pointer: next header",
+            Icmpv6Type::ParameterProblem(PH6 {
+                code: P6::ErroneousHeaderField,
+                pointer: 6,
+            }),
+            Icmpv4Type::ParameterProblem(P4::PointerIndicatesError(9)),
+            Quoted::Udp,
+        ),
+        (
+            "pointer: hop limit",
+            Icmpv6Type::ParameterProblem(PH6 {
+                code: P6::ErroneousHeaderField,
+                pointer: 7,
+            }),
+            Icmpv4Type::ParameterProblem(P4::PointerIndicatesError(8)),
+            Quoted::Udp,
+        ),
+        (
+            "pointer: payload length",
+            Icmpv6Type::ParameterProblem(PH6 {
+                code: P6::ErroneousHeaderField,
+                pointer: 5,
+            }),
+            Icmpv4Type::ParameterProblem(P4::PointerIndicatesError(2)),
+            Quoted::Udp,
+        ),
+        (
+            "pointer: source",
+            Icmpv6Type::ParameterProblem(PH6 {
+                code: P6::ErroneousHeaderField,
+                pointer: 10,
+            }),
+            Icmpv4Type::ParameterProblem(P4::PointerIndicatesError(12)),
+            Quoted::Udp,
+        ),
+        (
+            "pointer: destination",
+            Icmpv6Type::ParameterProblem(PH6 {
+                code: P6::ErroneousHeaderField,
+                pointer: 30,
+            }),
+            Icmpv4Type::ParameterProblem(P4::PointerIndicatesError(16)),
+            Quoted::Udp,
+        ),
+        (
+            "unrecognized next header",
+            Icmpv6Type::ParameterProblem(PH6 {
+                code: P6::UnrecognizedNextHeader,
+                pointer: 6,
+            }),
+            Icmpv4Type::DestinationUnreachable(D4::Protocol),
+            Quoted::Udp,
+        ),
+    ];
+    with_gateway(ROUTED, move |gw| {
+        gw.configure(POOL6, false);
+        for (what, v6, v4, q) in cases {
+            let quoted = client_packet_v6(q);
+            let input = error6_in(v6, &quoted);
+            let out = gw.run_counted(&input, "xlat64_redirect");
+            assert_eq!(out.ret, TC_ACT_REDIRECT, "{what}");
+            let want = error4_out(&input, v4, &client_packet_v4(q, &quoted));
+            assert_frame_eq(&out.data, &want, what);
+        }
+    });
+}
+
+/// RFC 7915 5.2: what has no ICMPv4 form is dropped; an error quoting an
+/// error too. A long quote is cut to 576 bytes (RFC 1812 4.3.2.3).
+#[test]
+fn icmpv6_errors_without_translation_are_dropped_and_long_ones_cut() {
+    use icmpv6::{
+        DestUnreachableCode as D6, ParameterProblemCode as P6, ParameterProblemHeader as PH6,
+    };
+    with_gateway(ROUTED, |gw| {
+        gw.configure(POOL6, false);
+        let quoted = client_packet_v6(Quoted::Udp);
+        for (what, t) in [
+            (
+                "unrecognized option",
+                Icmpv6Type::ParameterProblem(PH6 {
+                    code: P6::UnrecognizedIpv6Option,
+                    pointer: 40,
+                }),
+            ),
+            (
+                "pointer into the flow label",
+                Icmpv6Type::ParameterProblem(PH6 {
+                    code: P6::ErroneousHeaderField,
+                    pointer: 2,
+                }),
+            ),
+            (
+                "source address failed policy",
+                Icmpv6Type::DestinationUnreachable(D6::SourceAddressFailedPolicy),
+            ),
+        ] {
+            let input = error6_in(t, &quoted);
+            let out = gw.run_counted(&input, "drop_icmp_unsupported");
+            assert_eq!(out.ret, TC_ACT_SHOT, "{what}");
+        }
+        let inner_error = error6_in(
+            Icmpv6Type::DestinationUnreachable(D6::Port),
+            &error6_in(Icmpv6Type::DestinationUnreachable(D6::NoRoute), &quoted)[ETH_LEN..],
+        );
+        gw.run_counted(&inner_error, "drop_icmp_error");
+
+        // A 1200-byte quote: 20 + 8 + 548 = 576 bytes of IPv4 error.
+        let ip = Ipv6Header {
+            traffic_class: 0,
+            flow_label: Ipv6FlowLabel::ZERO,
+            payload_length: 0,
+            next_header: IpNumber::UDP,
+            hop_limit: 5,
+            source: embed(CLIENT),
+            destination: embed(SERVER),
+        };
+        let mut long = Vec::new();
+        PacketBuilder::ip(IpHeaders::Ipv6(ip, Default::default()))
+            .udp(40001, 7)
+            .write(&mut long, &[0xa5; 1152])
+            .unwrap();
+        let input = error6_in(Icmpv6Type::DestinationUnreachable(D6::Port), &long);
+        let out = gw.run_counted(&input, "xlat64_redirect");
+        assert_eq!(out.data.len(), ETH_LEN + 576);
+        let check = u16::from_be_bytes([long[46], long[47]]);
+        let mut ip4 = Ipv4Header::new(0, 5, IpNumber::UDP, CLIENT, SERVER).unwrap();
+        ip4.dont_fragment = false;
+        ip4.identification =
+            sixgate_wire::xlat::ipv4_identification(CLIENT.into(), SERVER.into(), 17, check);
+        let mut full4 = Vec::new();
+        PacketBuilder::ip(IpHeaders::Ipv4(ip4, Default::default()))
+            .udp(40001, 7)
+            .write(&mut full4, &[0xa5; 1152])
+            .unwrap();
+        let want = error4_out(
+            &input,
+            Icmpv4Type::DestinationUnreachable(icmpv4::DestUnreachableHeader::Port),
+            &full4[..576 - 28],
+        );
+        assert_frame_eq(&out.data, &want, "cut to 576");
+    });
+}

@@ -1,0 +1,233 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/* ICMPv6 errors -> ICMPv4 errors, with the packet they quote translated too
+ * (RFC 7915 5.2 and 5.3): an IPv4 client hears "port unreachable", "time
+ * exceeded" and "packet too big" (as Fragmentation Needed) from the IPv6
+ * side.
+ *
+ *   before: eth | IPv6 40 | ICMPv6 8 | IPv6 40 (quoted) | quoted L4 ...
+ *   after:  eth | IPv4 20 | ICMP 8 | IPv4 20 (quoted) | quoted L4 ...
+ *
+ * The 28 new bytes (ICMP header and quoted IPv4 header) are written at the
+ * end of the 48 they replace, bpf_skb_adjust_room removes the 20 in front
+ * of them, bpf_skb_change_proto shrinks the outer header. The result is cut
+ * to 576 bytes (RFC 1812 4.3.2.3) and its checksum computed in full. */
+#ifndef SIXGATE_ICMP_ERROR64_H
+#define SIXGATE_ICMP_ERROR64_H
+
+#include "csum.h"
+#include "fib.h"
+#include "icmp_tables.h"
+#include "rfc6052.h"
+#include "stats.h"
+
+/* Offsets once translated: outer IPv4, ICMP, quoted IPv4, quoted L4. */
+#define ERR4_ICMP_OFF (ETH_HLEN + IPV4_HLEN)
+#define ERR4_INNER_OFF (ERR4_ICMP_OFF + ICMP_HLEN)
+#define ERR4_INNER_L4_OFF (ERR4_INNER_OFF + IPV4_HLEN)
+/* Where the 28 new bytes go before the 20 in front of them are removed. */
+#define ERR64_STAGE_OFF (ETH_HLEN + IPV6_HLEN + IP_HDR_DELTA)
+
+struct icmp_err64_scratch {
+	struct icmp6hdr icmp6;
+	struct ipv6hdr in6;
+	struct icmphdr icmp4;
+	struct iphdr in4;
+	union v6addr in_src;
+	union v6addr in_dst;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct icmp_err64_scratch);
+} sixgate_icmp64_scratch SEC(".maps");
+
+/* The quoted packet's transport checksum after translation (see
+ * icmp46_fix_inner_l4), at its IPv4 offset; plus, for ICMPv6 echo, the new
+ * type. */
+static __always_inline int icmp64_fix_inner_l4(struct __sk_buff *skb, __u8 proto, __u32 diff)
+{
+	__u32 off, len = skb->len;
+	__u16 check;
+
+	switch (proto) {
+	case IPPROTO_TCP:
+		off = ERR4_INNER_L4_OFF + offsetof(struct tcphdr, check);
+		break;
+	case IPPROTO_UDP:
+		off = ERR4_INNER_L4_OFF + offsetof(struct udphdr, check);
+		break;
+	case IPPROTO_ICMP:
+		off = ERR4_INNER_L4_OFF + offsetof(struct icmphdr, checksum);
+		break;
+	default:
+		return 0;
+	}
+	if (off + sizeof(check) > len)
+		return 0;
+	if (bpf_skb_load_bytes(skb, off, &check, sizeof(check)))
+		return DROP(DROP_HELPER_FAILED);
+	if (check == 0 && proto == IPPROTO_UDP)
+		return 0;
+	check = csum_fold(csum_add((__u16)~check, diff));
+	if (bpf_skb_store_bytes(skb, off, &check, sizeof(check), 0))
+		return DROP(DROP_HELPER_FAILED);
+	return 0;
+}
+
+/* Translate the ICMPv6 error in `skb` (outer header checked by
+ * xlat64_parse, addresses mapped into `t`) and send it on. */
+static __always_inline int xlat64_icmp_error(struct __sk_buff *skb, const struct sixgate_config *cfg,
+					     const struct xlat64_pkt *p, const struct xlat64_target *t,
+					     __u32 *counter)
+{
+	struct bpf_fib_lookup *fib = fib_scratch();
+	struct icmp_err64_scratch *w;
+	struct icmp_xlat x;
+	void *data, *data_end;
+	struct iphdr *ip4;
+	struct ethhdr *eth;
+	__u32 inner_len4, diff, tot_len, zero = 0;
+	__u16 inner_check = 0;
+	__u8 ttl, inner_proto, inner_icmp4_type = 0;
+	enum fib_verdict verdict;
+	__sum16 check;
+	__s64 sum;
+	int rc, ret;
+
+	w = bpf_map_lookup_elem(&sixgate_icmp64_scratch, &zero);
+	if (!w || !fib)
+		return DROP(DROP_HELPER_FAILED);
+	if (bpf_skb_load_bytes(skb, L4_OFF6, &w->icmp6, sizeof(w->icmp6)) ||
+	    bpf_skb_load_bytes(skb, L4_OFF6 + ICMP_HLEN, &w->in6, sizeof(w->in6)))
+		return DROP(DROP_TRUNCATED);
+	if (w->in6.version != 6)
+		return DROP(DROP_TRUNCATED);
+	/* RFC 7915 5.3: the quoted packet is translated like any other, so
+	 * its addresses must have IPv4 forms; extension headers in it are
+	 * not translated (yet). */
+	inner_proto = w->in6.nexthdr;
+	if (inner_proto != IPPROTO_TCP && inner_proto != IPPROTO_UDP && inner_proto != IPPROTO_ICMPV6)
+		return DROP(DROP_IPV6_EXTHDR);
+	w->in_src.in6 = w->in6.saddr;
+	w->in_dst.in6 = w->in6.daddr;
+	if (!rfc6052_in_pool6(cfg, &w->in_src) || !rfc6052_in_pool6(cfg, &w->in_dst))
+		return DROP(DROP_SRC_NOT_POOL6);
+	ret = icmp64_error(w->icmp6.icmp6_type, w->icmp6.icmp6_code,
+			   bpf_ntohl(w->icmp6.icmp6_dataun.un_data32[0]), &x);
+	if (ret)
+		return ret;
+
+	__builtin_memset(&w->in4, 0, sizeof(w->in4));
+	w->in4.saddr = rfc6052_extract(cfg, &w->in_src);
+	w->in4.daddr = rfc6052_extract(cfg, &w->in_dst);
+	inner_len4 = bpf_ntohs(w->in6.payload_len) + IPV4_HLEN;
+	diff = csum_add(csum_add(w->in4.saddr, w->in4.daddr),
+			~csum_v6addr(csum_v6addr(0, &w->in_src), &w->in_dst));
+	if (inner_proto == IPPROTO_ICMPV6) {
+		__u8 in_icmp[2];
+
+		if (bpf_skb_load_bytes(skb, L4_OFF6 + ICMP_HLEN + IPV6_HLEN, in_icmp, sizeof(in_icmp)))
+			return DROP(DROP_TRUNCATED);
+		if (in_icmp[0] != ICMPV6_ECHO_REQUEST && in_icmp[0] != ICMPV6_ECHO_REPLY)
+			return DROP(DROP_ICMP_ERROR); /* an error about an error */
+		inner_icmp4_type = in_icmp[0] == ICMPV6_ECHO_REQUEST ? ICMP_ECHO : ICMP_ECHOREPLY;
+		/* Echo loses the pseudo-header and changes type. */
+		diff = csum_add(~csum_pseudo6(&w->in_src, &w->in_dst, inner_len4 - IPV4_HLEN,
+					      IPPROTO_ICMPV6),
+				csum_sub(bpf_htons((__u16)inner_icmp4_type << 8),
+					 bpf_htons((__u16)in_icmp[0] << 8)));
+		inner_proto = IPPROTO_ICMP;
+	}
+	/* The quoted checksum as received feeds the Identification below,
+	 * as for any translated packet (xlat64_identification). */
+	if (bpf_skb_load_bytes(skb, L4_OFF6 + ICMP_HLEN + IPV6_HLEN +
+				       (w->in6.nexthdr == IPPROTO_TCP ? offsetof(struct tcphdr, check) :
+					w->in6.nexthdr == IPPROTO_UDP ? offsetof(struct udphdr, check) :
+									 offsetof(struct icmp6hdr, icmp6_cksum)),
+			       &inner_check, sizeof(inner_check)))
+		inner_check = 0; /* not quoted */
+
+	w->in4.version = 4;
+	w->in4.ihl = 5;
+	w->in4.tos = (w->in6.priority << 4) | (w->in6.flow_lbl[0] >> 4);
+	w->in4.tot_len = bpf_htons((__u16)inner_len4);
+	if (inner_len4 > XLAT64_DF_THRESHOLD) {
+		w->in4.frag_off = bpf_htons(IPV4_FLAG_DF);
+	} else {
+		w->in4.id = xlat64_identification(w->in4.saddr, w->in4.daddr, inner_proto, inner_check);
+	}
+	w->in4.ttl = w->in6.hop_limit;
+	w->in4.protocol = inner_proto;
+	w->in4.check = csum_ipv4_header(&w->in4);
+	__builtin_memset(&w->icmp4, 0, sizeof(w->icmp4));
+	w->icmp4.type = x.type;
+	w->icmp4.code = x.code;
+	w->icmp4.id = bpf_htons((__u16)(x.word >> 16));
+	w->icmp4.sequence = bpf_htons((__u16)x.word);
+
+	/* The outer packet: at most 576 bytes once translated. */
+	tot_len = p->l4_len - IP_HDR_DELTA + IPV4_HLEN;
+	if (tot_len > ICMP4_ERROR_MAX)
+		tot_len = ICMP4_ERROR_MAX;
+	rc = fib_lookup4(skb, fib, t->src4, t->dst4, p->tclass, IPPROTO_ICMP, tot_len);
+	verdict = fib_verdict_of(rc);
+	if (verdict == FIB_TOO_BIG)
+		return DROP(DROP_FRAG_NEEDED);
+	ttl = verdict == FIB_REDIRECT ? p->hop_limit - 1 : p->hop_limit;
+
+	if (bpf_skb_store_bytes(skb, ERR64_STAGE_OFF, &w->icmp4, sizeof(w->icmp4), 0) ||
+	    bpf_skb_store_bytes(skb, ERR64_STAGE_OFF + ICMP_HLEN, &w->in4, sizeof(w->in4), 0))
+		return DROP(DROP_HELPER_FAILED);
+	if (bpf_skb_adjust_room(skb, -IP_HDR_DELTA, BPF_ADJ_ROOM_NET, 0))
+		return DROP(DROP_HELPER_FAILED);
+	if (bpf_skb_change_proto(skb, bpf_htons(ETH_P_IP), 0))
+		return DROP(DROP_HELPER_FAILED);
+	if (inner_icmp4_type &&
+	    bpf_skb_store_bytes(skb, ERR4_INNER_L4_OFF, &inner_icmp4_type, sizeof(inner_icmp4_type), 0))
+		return DROP(DROP_HELPER_FAILED);
+	ret = icmp64_fix_inner_l4(skb, inner_proto, diff);
+	if (ret)
+		return ret;
+	if (skb->len > ETH_HLEN + tot_len && bpf_skb_change_tail(skb, ETH_HLEN + tot_len, 0))
+		return DROP(DROP_HELPER_FAILED);
+
+	sum = csum_skb_bytes(skb, ERR4_ICMP_OFF, tot_len - IPV4_HLEN, 0);
+	if (sum < 0)
+		return DROP(DROP_HELPER_FAILED);
+	check = csum_fold((__u32)sum);
+	if (bpf_skb_store_bytes(skb, ERR4_ICMP_OFF + offsetof(struct icmphdr, checksum), &check,
+				sizeof(check), 0))
+		return DROP(DROP_HELPER_FAILED);
+
+	data = (void *)(long)skb->data;
+	data_end = (void *)(long)skb->data_end;
+	eth = data;
+	ip4 = data + ETH_HLEN;
+	if ((void *)(ip4 + 1) > data_end)
+		return DROP(DROP_HELPER_FAILED);
+	eth->h_proto = bpf_htons(ETH_P_IP);
+	ip4->version = 4;
+	ip4->ihl = 5;
+	ip4->tos = p->tclass;
+	ip4->tot_len = bpf_htons((__u16)tot_len);
+	/* At most 576 bytes: never over the 1260-byte DF threshold. */
+	ip4->id = xlat64_identification(t->src4, t->dst4, IPPROTO_ICMP, p->l4_check);
+	ip4->frag_off = 0;
+	ip4->ttl = ttl;
+	ip4->protocol = IPPROTO_ICMP;
+	ip4->saddr = t->src4;
+	ip4->daddr = t->dst4;
+	ip4->check = 0;
+	ip4->check = csum_ipv4_header(ip4);
+
+	if (verdict == FIB_STACK) {
+		*counter = SG_XLAT64_STACK;
+		return TC_ACT_OK;
+	}
+	*counter = SG_XLAT64_REDIRECT;
+	return fib_redirect(skb, cfg, fib, rc);
+}
+
+#endif
