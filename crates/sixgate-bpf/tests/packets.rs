@@ -479,8 +479,8 @@ fn untranslatable_packets_are_dropped_by_reason() {
         );
         let mut err6 = v6(L4::EchoRequest);
         err6[ETH_LEN + IPV6_LEN] = 1; // destination unreachable
-        // ... whose quote is not an IPv6 header (tests/icmp_errors.rs has
-        // the translated ones).
+                                      // ... whose quote is not an IPv6 header (tests/icmp_errors.rs has
+                                      // the translated ones).
         assert_dropped(gw, &err6, "drop_truncated");
         let mut ns = v6(L4::EchoRequest);
         ns[ETH_LEN + IPV6_LEN] = 135; // neighbour solicitation: no IPv4 form

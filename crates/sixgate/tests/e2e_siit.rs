@@ -261,6 +261,61 @@ fn path_mtu_discovery_works_through_the_gateway() {
     );
 }
 
+/// ICMP errors cross the gateway both ways with the quoted packet
+/// translated (RFC 7915 4.3, 5.3): a UDP datagram to a closed port makes
+/// the receiving kernel answer Port Unreachable, and the sender's kernel
+/// matches the translated error to its socket by the quote, so a connected
+/// socket reports "connection refused" on each side.
+#[test]
+fn port_unreachable_reaches_the_sender_both_ways() {
+    let env = Env::new();
+    // Connected UDP socket: send, then the error arrives as ECONNREFUSED.
+    let probe = |family: &str, addr: String| {
+        format!(
+            "import socket, sys\n\
+             s = socket.socket(socket.{family}, socket.SOCK_DGRAM)\n\
+             s.settimeout(3)\n\
+             s.connect(({addr:?}, 9))\n\
+             s.send(b'anyone there?')\n\
+             try:\n    s.recv(100)\n    print('answered')\n\
+             except ConnectionRefusedError:\n    print('refused')\n\
+             except socket.timeout:\n    print('timeout')\n"
+        )
+    };
+    let from_client = env.run_ok(
+        "UDP probe from the IPv4 client",
+        env.topo.client.cmd(
+            "python3",
+            [
+                "-c".to_string(),
+                probe("AF_INET", SiitTopology::SERVER_V4.to_string()),
+            ],
+        ),
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&from_client).trim(),
+        "refused",
+        "{}",
+        env.diagnostics()
+    );
+    let from_server = env.run_ok(
+        "UDP probe from the IPv6 server",
+        env.topo.server.cmd(
+            "python3",
+            [
+                "-c".to_string(),
+                probe("AF_INET6", SiitTopology::CLIENT_V6.to_string()),
+            ],
+        ),
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&from_server).trim(),
+        "refused",
+        "{}",
+        env.diagnostics()
+    );
+}
+
 #[test]
 fn server_sees_client_as_pool6_address() {
     let env = Env::with_http();
