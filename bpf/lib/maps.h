@@ -9,6 +9,9 @@
 
 #define LIBBPF_PIN_BY_NAME 1
 
+/* Most RFC 6791 pool4 addresses. */
+#define SIXGATE_RFC6791_MAX 4
+
 /* Translator configuration, written by the daemon (one entry). */
 struct sixgate_config {
 	/* RFC 6052 pool6 prefix, bits past pool6_len zero. */
@@ -32,6 +35,10 @@ struct sixgate_config {
 	 * jumbo header, and the receiving IPv6 stack then drops the packet.
 	 * 0 = unused. */
 	__u32 peer_ifindex[2];
+	/* RFC 6791: IPv4 sources for translated ICMPv6 errors whose IPv6
+	 * source has no IPv4 form (an IPv6 router on the path). */
+	__be32 rfc6791_pool4[SIXGATE_RFC6791_MAX];
+	__u32 rfc6791_count;
 };
 
 /* pool6 is the well-known prefix 64:ff9b::/96 (RFC 6052 3.1 applies). */

@@ -82,6 +82,19 @@ static __always_inline bool rfc6052_wkp_forbids(const struct sixgate_config *cfg
 	return ipv4_is_non_global(src) || ipv4_is_non_global(dst);
 }
 
+/* RFC 6791 4: the pool4 address for an ICMPv6 error from `src`, which has no
+ * IPv4 form: a hash of the source (its four words XORed, times 0x9e3779b1),
+ * so that one router always gets the same address. Mirrored by
+ * sixgate_wire::xlat::mapping::rfc6791_pick4. The caller checked
+ * cfg->rfc6791_count > 0. */
+static __always_inline __be32 rfc6791_pick4(const struct sixgate_config *cfg, const union v6addr *src)
+{
+	__u32 h = (bpf_ntohl(src->w[0]) ^ bpf_ntohl(src->w[1]) ^ bpf_ntohl(src->w[2]) ^ bpf_ntohl(src->w[3])) *
+		  0x9e3779b1u;
+
+	return cfg->rfc6791_pool4[(h % cfg->rfc6791_count) & (SIXGATE_RFC6791_MAX - 1)];
+}
+
 /* Sources that must never be forwarded: "this network", loopback,
  * multicast, class E and limited broadcast (RFC 1812 5.3.7). */
 static __always_inline bool ipv4_is_illegal_source(__be32 a)

@@ -311,13 +311,18 @@ static __always_inline int xlat64(struct __sk_buff *skb, const struct sixgate_co
 		return ret;
 	/* RFC 7915 5.1: the source must have an IPv4 form (pool6 here; EAMT
 	 * later), and that address must be one this gateway serves: anything
-	 * else would let IPv6 hosts spoof arbitrary IPv4 sources. */
-	if (!rfc6052_in_pool6(cfg, &p.src6))
-		return DROP(DROP_SRC_NOT_POOL6);
-	t.src4 = rfc6052_extract(cfg, &p.src6);
+	 * else would let IPv6 hosts spoof arbitrary IPv4 sources. An ICMPv6
+	 * error from elsewhere (an IPv6 router) takes an RFC 6791 address. */
 	t.dst4 = rfc6052_extract(cfg, &p.dst6);
-	if (!xlat46_is_served(t.src4))
-		return DROP(DROP_SRC_NOT_SERVED);
+	if (rfc6052_in_pool6(cfg, &p.src6)) {
+		t.src4 = rfc6052_extract(cfg, &p.src6);
+		if (!xlat46_is_served(t.src4))
+			return DROP(DROP_SRC_NOT_SERVED);
+	} else if (p.proto == IPPROTO_ICMPV6 && icmp6_is_error(p.icmp_type) && cfg->rfc6791_count) {
+		t.src4 = rfc6791_pick4(cfg, &p.src6);
+	} else {
+		return DROP(DROP_SRC_NOT_POOL6);
+	}
 	if (ipv4_is_illegal_source(t.src4))
 		return DROP(DROP_ILLEGAL_SOURCE);
 	if (rfc6052_wkp_forbids(cfg, t.src4, t.dst4))

@@ -37,6 +37,9 @@ pub struct SiitParams {
     /// Indexes of attached interfaces that are veth (at most two are used):
     /// packets routed out of them are handed to the peer's ingress.
     pub veth_ifindexes: Vec<u32>,
+    /// RFC 6791: IPv4 sources for ICMPv6 errors whose source has no IPv4
+    /// form (at most `maps::RFC6791_MAX`).
+    pub rfc6791_pool4: Vec<std::net::Ipv4Addr>,
 }
 
 /// Why loading, programming or attaching the data path failed.
@@ -191,6 +194,7 @@ impl Datapath {
             &params.pool6,
             params.wkp_allow_non_global,
             &params.veth_ifindexes,
+            &params.rfc6791_pool4,
         );
         value.flags |= nat46;
         config

@@ -37,15 +37,37 @@ pub struct SixgateConfig {
     pub v4_pos: [u8; 4],
     /// Attached veth interfaces: redirect into their peers (0 = unused).
     pub peer_ifindex: [u32; 2],
+    /// RFC 6791 pool4 (network order), for ICMPv6 errors from sources
+    /// without an IPv4 form.
+    pub rfc6791_pool4: [[u8; 4]; RFC6791_MAX],
+    /// Entries of `rfc6791_pool4` in use.
+    pub rfc6791_count: u32,
 }
+
+/// `SIXGATE_RFC6791_MAX`: most RFC 6791 pool4 addresses.
+pub const RFC6791_MAX: usize = 4;
 
 // SAFETY: plain bytes, no padding the compiler could leave uninitialised.
 unsafe impl aya::Pod for SixgateConfig {}
 
 impl SixgateConfig {
-    /// The map value for a pool6 prefix, the RFC 6052 3.1 relaxation and
-    /// up to two veth interfaces whose peers get packets directly.
-    pub fn new(pool6: &Rfc6052Prefix, wkp_allow_non_global: bool, veth_ifindexes: &[u32]) -> Self {
+    /// The map value for a pool6 prefix, the RFC 6052 3.1 relaxation, up
+    /// to two veth interfaces whose peers get packets directly, and the RFC
+    /// 6791 pool4 (at most [`RFC6791_MAX`]; more is a caller bug).
+    pub fn new(
+        pool6: &Rfc6052Prefix,
+        wkp_allow_non_global: bool,
+        veth_ifindexes: &[u32],
+        rfc6791_pool4: &[Ipv4Addr],
+    ) -> Self {
+        assert!(
+            rfc6791_pool4.len() <= RFC6791_MAX,
+            "the config allows at most {RFC6791_MAX}"
+        );
+        let mut pool4 = [[0; 4]; RFC6791_MAX];
+        for (slot, a) in pool4.iter_mut().zip(rfc6791_pool4) {
+            *slot = a.octets();
+        }
         let mut flags = 0;
         if pool6.is_well_known() {
             flags |= CFG_POOL6_IS_WKP;
@@ -64,6 +86,8 @@ impl SixgateConfig {
                 veth_ifindexes.first().copied().unwrap_or(0),
                 veth_ifindexes.get(1).copied().unwrap_or(0),
             ],
+            rfc6791_pool4: pool4,
+            rfc6791_count: rfc6791_pool4.len() as u32,
         }
     }
 

@@ -94,6 +94,8 @@ fn map_layouts_match_btf() {
             ("pad", offset_of!(SixgateConfig, pad)),
             ("v4_pos", offset_of!(SixgateConfig, v4_pos)),
             ("peer_ifindex", offset_of!(SixgateConfig, peer_ifindex)),
+            ("rfc6791_pool4", offset_of!(SixgateConfig, rfc6791_pool4)),
+            ("rfc6791_count", offset_of!(SixgateConfig, rfc6791_count)),
         ],
     );
     check(

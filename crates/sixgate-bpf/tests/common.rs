@@ -125,6 +125,7 @@ impl Gw {
                 ipv4_prefixes: vec!["198.51.100.0/24".parse().unwrap()],
                 wkp_allow_non_global,
                 veth_ifindexes: Vec::new(),
+                rfc6791_pool4: Vec::new(),
             })
             .expect("configure");
     }

@@ -702,3 +702,76 @@ fn icmpv6_errors_without_translation_are_dropped_and_long_ones_cut() {
         assert_frame_eq(&out.data, &want, "cut to 576");
     });
 }
+
+/// RFC 6791: an ICMPv6 error from an address without an IPv4 form (an IPv6
+/// router) takes a source from the pool4, picked by a hash of the router's
+/// address (its words XORed, times 0x9e3779b1, modulo the pool size);
+/// without a pool it is dropped.
+#[test]
+fn icmpv6_errors_from_untranslatable_routers_take_an_rfc6791_source() {
+    with_gateway(ROUTED, |gw| {
+        gw.configure(POOL6, false);
+        let router: std::net::Ipv6Addr = "2001:db8:6::2".parse().unwrap();
+        let quoted = client_packet_v6(Quoted::Tcp);
+        let mut input = error6_in(Icmpv6Type::PacketTooBig { mtu: 1400 }, &quoted);
+        // From the router: new source, and the checksum fixed for it.
+        input[ETH_LEN + 8..ETH_LEN + 24].copy_from_slice(&router.octets());
+        let icmp = ETH_LEN + 40;
+        input[icmp + 2..icmp + 4].fill(0);
+        let check = icmpv6_checksum(&router.octets(), &embed(CLIENT), &input[icmp..]);
+        input[icmp + 2..icmp + 4].copy_from_slice(&check.to_be_bytes());
+        gw.run_counted(&input, "drop_src_not_pool6");
+
+        let pool = [Ipv4Addr::new(203, 0, 113, 1), Ipv4Addr::new(203, 0, 113, 2)];
+        gw.dp
+            .configure(&sixgate_bpf::SiitParams {
+                pool6: POOL6.parse().unwrap(),
+                ipv4_prefixes: vec!["198.51.100.0/24".parse().unwrap()],
+                wkp_allow_non_global: false,
+                veth_ifindexes: Vec::new(),
+                rfc6791_pool4: pool.to_vec(),
+            })
+            .unwrap();
+        let out = gw.run_counted(&input, "xlat64_redirect");
+        let h = router
+            .octets()
+            .chunks(4)
+            .map(|w| u32::from_be_bytes([w[0], w[1], w[2], w[3]]))
+            .fold(0, |a, w| a ^ w)
+            .wrapping_mul(0x9e37_79b1);
+        let source = pool[h as usize % pool.len()];
+        let mut want = error4_out(
+            &input,
+            Icmpv4Type::DestinationUnreachable(
+                icmpv4::DestUnreachableHeader::FragmentationNeeded { next_hop_mtu: 1380 },
+            ),
+            &client_packet_v4(Quoted::Tcp, &quoted),
+        );
+        // error4_out sources the error from SERVER; here it is the pool
+        // address, and the Identification hashes that source.
+        let check = u16::from_be_bytes([input[icmp + 2], input[icmp + 3]]);
+        let id = sixgate_wire::xlat::ipv4_identification(source, CLIENT.into(), 1, check);
+        want[ETH_LEN + 4..ETH_LEN + 6].copy_from_slice(&id.to_be_bytes());
+        want[ETH_LEN + 12..ETH_LEN + 16].copy_from_slice(&source.octets());
+        frames::fix_ipv4_checksum(&mut want);
+        assert_frame_eq(&out.data, &want, "RFC 6791 source");
+    });
+}
+
+/// The ICMPv6 checksum of `msg` (checksum field zero) from `src` to `dst`.
+fn icmpv6_checksum(src: &[u8; 16], dst: &[u8; 16], msg: &[u8]) -> u16 {
+    let mut sum: u32 = 0;
+    for w in src.chunks(2).chain(dst.chunks(2)) {
+        sum += u32::from(u16::from_be_bytes([w[0], w[1]]));
+    }
+    sum += (msg.len() as u32) >> 16;
+    sum += (msg.len() as u32) & 0xffff;
+    sum += 58;
+    for w in msg.chunks(2) {
+        sum += u32::from(u16::from_be_bytes([w[0], *w.get(1).unwrap_or(&0)]));
+    }
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    !(sum as u16)
+}

@@ -569,6 +569,7 @@ fn incompatible_pinned_map_is_replaced() {
             ipv4_prefixes: vec!["198.51.100.0/24".parse().unwrap()],
             wkp_allow_non_global: false,
             veth_ifindexes: Vec::new(),
+            rfc6791_pool4: Vec::new(),
         })
         .unwrap();
         let info = aya::maps::MapInfo::from_pin(&config).unwrap();
@@ -597,6 +598,7 @@ fn reconfiguring_removes_stale_served_prefixes() {
                 ipv4_prefixes: vec!["203.0.113.0/24".parse().unwrap()],
                 wkp_allow_non_global: false,
                 veth_ifindexes: Vec::new(),
+                rfc6791_pool4: Vec::new(),
             })
             .unwrap();
         let served = sixgate_bpf::pinned::read_served_prefixes(&gw.pin).unwrap();

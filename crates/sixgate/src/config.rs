@@ -10,14 +10,15 @@
 use std::collections::HashMap;
 use std::ffi::CString;
 use std::fmt;
-use std::net::{Ipv6Addr, SocketAddr};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
-use sixgate_wire::{ipv4_is_non_global, Ipv4Prefix, Rfc6052Prefix};
+use sixgate_bpf::maps::RFC6791_MAX;
+use sixgate_wire::{ipv4_is_illegal_source, ipv4_is_non_global, Ipv4Prefix, Rfc6052Prefix};
 use toml::Spanned;
 
 use crate::service::{
@@ -48,6 +49,9 @@ pub struct Config {
     pub ipv4_prefixes: Vec<Ipv4Prefix>,
     /// Allow non-global IPv4 addresses behind 64:ff9b::/96 (RFC 6052 3.1).
     pub wkp_allow_non_global: bool,
+    /// RFC 6791: IPv4 sources for translated ICMPv6 errors from IPv6
+    /// addresses without an IPv4 form.
+    pub rfc6791_pool4: Vec<Ipv4Addr>,
     /// BIG TCP: (interface, GSO/GRO size) for each interface that wants it,
     /// each interface once.
     pub big_tcp: Vec<(String, u32)>,
@@ -254,6 +258,8 @@ struct RawSiit {
     ipv4_prefixes: Vec<String>,
     #[serde(default)]
     wkp_allow_non_global: bool,
+    #[serde(default)]
+    rfc6791_pool4: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -488,6 +494,8 @@ impl RawConfig {
             }
         }
 
+        let rfc6791_pool4 = rfc6791_pool4(&siit.rfc6791_pool4, &mut problems);
+
         let (nat46, check_settings) = self.nat46.validate(&mut problems);
         check_services(&self.services, &check_settings, &mut problems);
         let api = self.api.validate(&mut problems);
@@ -502,6 +510,7 @@ impl RawConfig {
                 pool6,
                 ipv4_prefixes: prefixes.into_iter().map(|(_, p)| p).collect(),
                 wkp_allow_non_global: siit.wkp_allow_non_global,
+                rfc6791_pool4,
                 big_tcp,
                 restore_big_tcp: self.interfaces.restore_big_tcp,
                 nat46,
@@ -850,6 +859,34 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
     (line, before[line_start..].chars().count() + 1)
 }
 
+/// `siit.rfc6791_pool4`: at most [`RFC6791_MAX`] IPv4 addresses, each one an
+/// address a packet may come from (RFC 6791 4: the pool holds the
+/// translator's own addresses, used as sources of ICMP errors).
+fn rfc6791_pool4(texts: &[String], problems: &mut Problems) -> Vec<Ipv4Addr> {
+    if texts.len() > RFC6791_MAX {
+        problems.add(
+            "siit.rfc6791_pool4",
+            format!("[...{} entries]", texts.len()),
+            format!("at most {RFC6791_MAX} addresses"),
+        );
+    }
+    let mut out = Vec::new();
+    for (i, text) in texts.iter().enumerate() {
+        let field = format!("siit.rfc6791_pool4[{i}]");
+        match text.parse::<Ipv4Addr>() {
+            Ok(a) if ipv4_is_illegal_source(a) || a.is_broadcast() => problems.add(
+                &field,
+                quoted(text),
+                "may not be a packet's source (0/8, 127/8, multicast, class E, broadcast)",
+            ),
+            Ok(a) if out.contains(&a) => problems.add(&field, quoted(text), "listed twice"),
+            Ok(a) => out.push(a),
+            Err(_) => problems.add(&field, quoted(text), "not an IPv4 address"),
+        }
+    }
+    out
+}
+
 /// The table that declares `field`, as a message names it (`[siit]`); `""`
 /// is the top level. Field names are unique across the file's tables, except
 /// `port` (of a service and of a backend): messages about it fall back to
@@ -862,7 +899,7 @@ fn table_of(field: &str) -> Option<&'static str> {
         "ipv4" | "ipv6" | "ipv4_big_tcp" | "ipv6_big_tcp" | "restore_big_tcp" => {
             Some("[interfaces]")
         }
-        "pool6" | "ipv4_prefixes" | "wkp_allow_non_global" => Some("[siit]"),
+        "pool6" | "ipv4_prefixes" | "wkp_allow_non_global" | "rfc6791_pool4" => Some("[siit]"),
         "snat_addresses" | "snat_ports" | "preserve_prefix" | "maglev_table_size"
         | "maglev_seed" | "timeouts" => Some("[nat46]"),
         "tcp_syn" | "tcp_established" | "tcp_closing" | "tcp_reset" | "udp" => {
@@ -1064,6 +1101,7 @@ restore_big_tcp = false
 pool6 = "2001:db8:64::/96"
 ipv4_prefixes = ["198.51.100.0/24", "203.0.113.0/25"]
 wkp_allow_non_global = true
+rfc6791_pool4 = ["192.0.2.1"]
 
 [nat46]
 snat_addresses = ["2001:db8:ff::1", "2001:db8:ff::2"]
@@ -1160,6 +1198,7 @@ ipv4_prefixes = ["198.51.100.0/24"]
                     "203.0.113.0/25".parse().unwrap()
                 ],
                 wkp_allow_non_global: true,
+                rfc6791_pool4: vec![Ipv4Addr::new(192, 0, 2, 1)],
                 big_tcp: vec![("eth1".into(), 262_144)],
                 restore_big_tcp: false,
                 nat46: Nat46Settings {
@@ -2005,5 +2044,30 @@ backends = [
         assert_semantic(&e, "api.socket", "\"api.sock\"", "absolute path");
         let e = err(&format!("{MINIMAL}[state]\npath = \"state.json\"\n"));
         assert_semantic(&e, "state.path", "\"state.json\"", "absolute path");
+    }
+
+    #[test]
+    fn rfc6791_pool4_is_checked_entry_by_entry() {
+        let e = err(&format!(
+            "{MINIMAL}rfc6791_pool4 = [\"127.0.0.1\", \"192.0.2.1\", \"192.0.2.1\", \"x\", \"192.0.2.9\"]\n"
+        ));
+        assert!(
+            e.contains("siit.rfc6791_pool4 = [...5 entries]: at most 4 addresses"),
+            "{e}"
+        );
+        assert!(
+            e.contains("siit.rfc6791_pool4[0] = \"127.0.0.1\": may not be"),
+            "{e}"
+        );
+        assert!(
+            e.contains("siit.rfc6791_pool4[2] = \"192.0.2.1\": listed twice"),
+            "{e}"
+        );
+        assert!(
+            e.contains("siit.rfc6791_pool4[3] = \"x\": not an IPv4 address"),
+            "{e}"
+        );
+        let c = parse(&format!("{MINIMAL}rfc6791_pool4 = [\"192.0.2.1\"]\n")).unwrap();
+        assert_eq!(c.rfc6791_pool4, vec![Ipv4Addr::new(192, 0, 2, 1)]);
     }
 }

@@ -217,6 +217,7 @@ fn attach(config: &Config, interfaces: &[String]) -> anyhow::Result<()> {
             ipv4_prefixes: config.ipv4_prefixes.clone(),
             wkp_allow_non_global: config.wkp_allow_non_global,
             veth_ifindexes: veth_ifindexes(interfaces)?,
+            rfc6791_pool4: config.rfc6791_pool4.clone(),
         })
         .context("programming the translator maps")?;
 
