@@ -44,6 +44,8 @@ use crate::checksum;
 /// RFC 4884 4: the original datagram field is at least 128 bytes when an
 /// extension follows.
 const RFC4884_MIN_ORIGINAL: usize = 128;
+/// RFC 791: every IPv4 link carries 68 bytes.
+const IPV4_MIN_MTU: u32 = 68;
 
 /// RFC 4884: the length of the original datagram field if `icmp` (whose
 /// length attribute is `attr`, in `unit`-byte words) has an extension.
@@ -246,13 +248,16 @@ pub fn error64(
         ErrorField::Mtu => {
             // RFC 7915 5.2: MTU - 20 (- 8 more when the packet in error has
             // a Fragment header, which its IPv4 form does not), not above
-            // the IPv4 egress MTU, at most 65535.
+            // the IPv4 egress MTU, at most 65535; choice: not below 68, the
+            // IPv4 minimum (RFC 791), so a bogus tiny MTU never reads as
+            // "0 = no RFC 1191 support".
             let reported = icmp[4..8].try_into().map(u32::from_be_bytes).unwrap_or(0);
             let less = if had_frag { 28 } else { 20 };
             let mtu = reported
                 .saturating_sub(less)
                 .min(ctx.egress_mtu)
-                .min(u32::from(u16::MAX));
+                .min(u32::from(u16::MAX))
+                .max(IPV4_MIN_MTU);
             msg[6..8].copy_from_slice(&(mtu as u16).to_be_bytes());
         }
         ErrorField::Pointer => {
