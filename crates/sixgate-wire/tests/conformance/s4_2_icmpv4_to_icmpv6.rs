@@ -7,6 +7,9 @@ use crate::common::*;
 
 const TCP: u8 = 6;
 
+/// An ICMP (type, code).
+type TypeCode = (u8, u8);
+
 /// The packet S4 -> C4 that an IPv4 router reports on, and its IPv6 form.
 fn inner_pair(total_len: Option<u16>) -> (Vec<u8>, Vec<u8>) {
     let data = payload(8);
@@ -49,7 +52,7 @@ fn echo_request_and_reply() {
 #[test]
 fn error_table_rows() {
     let (i4, i6) = inner_pair(None);
-    let rows: &[((u8, u8), (u8, u8), [u8; 4])] = &[
+    let rows: &[(TypeCode, TypeCode, [u8; 4])] = &[
         ((3, 0), (1, 0), [0; 4]),
         ((3, 1), (1, 0), [0; 4]),
         ((3, 2), (4, 1), [0, 0, 0, 6]),

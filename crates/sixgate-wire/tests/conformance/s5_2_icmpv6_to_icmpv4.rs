@@ -9,6 +9,9 @@ use crate::common::*;
 
 const TCP: u8 = 6;
 
+/// An ICMPv6 / ICMP (type, code).
+type TypeCode = (u8, u8);
+
 /// An IPv6 router with a served IPv4 form (198.51.100.1).
 fn rt6() -> [u8; 16] {
     v6("2001:db8:64::c633:6401")
@@ -78,7 +81,7 @@ fn echo_request_and_reply() {
 #[test]
 fn error_table_rows() {
     let (i6, i4) = inner_pair(false);
-    let rows: &[((u8, u8), (u8, u8))] = &[
+    let rows: &[(TypeCode, TypeCode)] = &[
         ((1, 0), (3, 1)),
         ((1, 1), (3, 10)),
         ((1, 2), (3, 1)),
