@@ -179,3 +179,84 @@ fn check_l4(l4: &[u8], min: usize, s: u64, name: &'static str) -> Result<(), Val
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use etherparse::PacketBuilder;
+
+    fn udp4(payload: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        PacketBuilder::ipv4([192, 0, 2, 1], [198, 51, 100, 2], 64)
+            .udp(1, 2)
+            .write(&mut out, payload)
+            .unwrap();
+        out
+    }
+
+    fn tcp6(payload: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        PacketBuilder::ipv6(
+            [0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1],
+            [0x20; 16],
+            64,
+        )
+        .tcp(1, 2, 3, 4)
+        .write(&mut out, payload)
+        .unwrap();
+        out
+    }
+
+    #[test]
+    fn good_packets_pass() {
+        assert_eq!(validate(&udp4(b"hello")), Ok(()));
+        assert_eq!(validate(&tcp6(b"hello")), Ok(()));
+    }
+
+    #[test]
+    fn reports_what_is_wrong() {
+        let mut p = udp4(b"hello");
+        p[30] ^= 1;
+        assert_eq!(validate(&p), Err(ValidationError::L4Checksum("UDP")));
+        let mut p = udp4(b"hello");
+        p[8] -= 1;
+        assert_eq!(validate(&p), Err(ValidationError::Ipv4HeaderChecksum));
+        let p = udp4(b"hello");
+        assert_eq!(
+            validate(&p[..p.len() - 1]),
+            Err(ValidationError::Length {
+                field: p.len(),
+                actual: p.len() - 1
+            })
+        );
+        let mut p = tcp6(b"hello");
+        let last = p.len() - 1;
+        p[last] ^= 0x10;
+        assert_eq!(validate(&p), Err(ValidationError::L4Checksum("TCP")));
+        assert_eq!(validate(&[0x55; 40]), Err(ValidationError::Version));
+        assert_eq!(
+            validate(&[0x45; 10]),
+            Err(ValidationError::Truncated("IPv4"))
+        );
+    }
+
+    #[test]
+    fn udp_zero_checksum_ok_in_ipv4_only() {
+        let mut p = udp4(b"x");
+        p[26] = 0;
+        p[27] = 0;
+        assert_eq!(validate(&p), Ok(()));
+    }
+
+    #[test]
+    fn fragments_get_no_transport_check() {
+        let mut p = udp4(b"hello");
+        p[30] ^= 1; // transport checksum now wrong
+        p[6] = 0x20; // MF
+        p[10] = 0;
+        p[11] = 0;
+        let c = crate::checksum::finish(sum(&p[..20]));
+        p[10..12].copy_from_slice(&c.to_be_bytes());
+        assert_eq!(validate(&p), Ok(()));
+    }
+}
