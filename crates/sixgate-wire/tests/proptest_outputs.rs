@@ -151,7 +151,7 @@ fn input4(p: &Params) -> Vec<u8> {
         inner.truncate(20 + usize::from(p.cut).min(inner.len() - 20));
         let (t, c) = TYPES4[usize::from(p.err) % TYPES4.len()];
         let mut rest = p.rest;
-        if p.extra % 2 == 0 {
+        if p.extra.is_multiple_of(2) {
             rest = [p.rest[0] % 24, 0, p.rest[2], p.rest[3]];
         }
         if p.extra == 7 && t != 12 {
@@ -211,7 +211,7 @@ fn input6(p: &Params) -> Vec<u8> {
         inner.truncate(40 + usize::from(p.cut).min(inner.len() - 40));
         let (t, c) = TYPES6[usize::from(p.err) % TYPES6.len()];
         let mut rest = p.rest;
-        if p.extra % 2 == 0 && t == 4 {
+        if p.extra.is_multiple_of(2) && t == 4 {
             rest = [0, 0, 0, p.rest[3] % 48];
         }
         if p.extra == 7 && matches!(t, 1 | 3) {
@@ -225,7 +225,7 @@ fn input6(p: &Params) -> Vec<u8> {
     };
     let mut first = nh;
     match p.frag {
-        1 | 2 | 3 => {
+        1..=3 => {
             let (off, more) = match p.frag {
                 1 => (0, true),
                 2 => (p.frag_off + 1, true),
