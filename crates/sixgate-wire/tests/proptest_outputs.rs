@@ -224,22 +224,19 @@ fn input6(p: &Params) -> Vec<u8> {
         l4(p.kind, len, p.seed, Ps::V6(server, client), true)
     };
     let mut first = nh;
-    match p.frag {
-        1..=3 => {
-            let (off, more) = match p.frag {
-                1 => (0, true),
-                2 => (p.frag_off + 1, true),
-                _ => (p.frag_off + 1, false),
-            };
-            if more {
-                body.truncate((body.len() / 8 * 8).max(8));
-            }
-            let mut b = frag6(nh, off, more, u32::from(p.seed) << 16 | 0x55);
-            b.extend_from_slice(&body);
-            body = b;
-            first = 44;
+    if (1..=3).contains(&p.frag) {
+        let (off, more) = match p.frag {
+            1 => (0, true),
+            2 => (p.frag_off + 1, true),
+            _ => (p.frag_off + 1, false),
+        };
+        if more {
+            body.truncate((body.len() / 8 * 8).max(8));
         }
-        _ => {}
+        let mut b = frag6(nh, off, more, u32::from(p.seed) << 16 | 0x55);
+        b.extend_from_slice(&body);
+        body = b;
+        first = 44;
     }
     match p.extra {
         1 => {
