@@ -297,3 +297,17 @@ fn hairpinning() {
         &w.build(&l6),
     );
 }
+
+/// 5.1.1 / 5.5 (choice): fragmented ICMPv6 is dropped, the ICMPv4 checksum
+/// cannot be fixed without the whole message.
+#[test]
+fn fragmented_icmpv6_dropped() {
+    let m = icmp6(128, 0, [0, 1, 0, 1], &payload(64), s6(), c6());
+    let mut b = frag6(58, 0, true, 7);
+    b.extend_from_slice(&m[..32]);
+    let pkt = V6::new(s6(), c6(), 44).build(&b);
+    assert_eq!(
+        dropped(translate(&pkt, &cfg(), &ctx(1500))),
+        "drop_icmp_fragment"
+    );
+}

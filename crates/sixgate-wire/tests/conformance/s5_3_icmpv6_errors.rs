@@ -173,3 +173,22 @@ fn rfc4884_extension_kept() {
     let out = forward1(translate(&pkt, &cfg(), &ctx(1500)));
     assert_bytes(&out, &error_out(&pkt, GW4, 3, 1, [0, 32, 0, 0], &body));
 }
+
+/// RFC 4884 / 5.3 (choice): an extension that would push the ICMPv4 error
+/// past 576 bytes is dropped, the attribute is 0 and the datagram is cut.
+#[test]
+fn rfc4884_extension_dropped_when_too_big() {
+    let d = payload(400);
+    let l6 = tcp(40000, 443, &d, Ps::V6(c6(), s6()));
+    let i6 = V6::new(c6(), s6(), TCP).build(&l6);
+    let i4 = inner4(TCP, &l6, 16, &tcp(40000, 443, &d, Ps::V4(C4, S4)), None);
+    assert_eq!(i6.len(), 460);
+    let mut field = i6.clone();
+    field.resize(464, 0);
+    field.extend_from_slice(&[0x20, 0, 0, 0]);
+    field.extend_from_slice(&payload(196));
+    let pkt = error_in(x6(), 1, 0, [58, 0, 0, 0], &field);
+    let out = forward1(translate(&pkt, &cfg(), &ctx(1500)));
+    assert_eq!(out.len(), 20 + 8 + 440);
+    assert_bytes(&out, &error_out(&pkt, GW4, 3, 1, [0; 4], &i4));
+}
