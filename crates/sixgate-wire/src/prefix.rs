@@ -129,6 +129,67 @@ impl fmt::Display for Ipv4Prefix {
     }
 }
 
+/// An IPv6 prefix such as `2001:db8:46::/120`, host bits zero (the IPv6 side
+/// of an RFC 7757 explicit address mapping).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Ipv6Prefix {
+    addr: Ipv6Addr,
+    len: u8,
+}
+
+// `len` is the prefix length in bits, not a container size.
+#[allow(clippy::len_without_is_empty)]
+impl Ipv6Prefix {
+    /// A prefix from its parts; host bits must be zero.
+    pub fn new(addr: Ipv6Addr, len: u8) -> Result<Self, PrefixError> {
+        if len > 128 {
+            return Err(PrefixError::BadLength(len.to_string(), 128));
+        }
+        let masked = mask_v6(addr, len);
+        if masked != addr {
+            return Err(PrefixError::HostBitsSet {
+                addr: addr.to_string(),
+                len,
+                masked: masked.to_string(),
+            });
+        }
+        Ok(Self { addr, len })
+    }
+
+    /// The network address.
+    pub fn addr(&self) -> Ipv6Addr {
+        self.addr
+    }
+
+    /// The prefix length in bits.
+    pub fn len(&self) -> u8 {
+        self.len
+    }
+
+    /// Whether `a` lies inside this prefix.
+    pub fn contains(&self, a: Ipv6Addr) -> bool {
+        mask_v6(a, self.len) == self.addr
+    }
+}
+
+impl FromStr for Ipv6Prefix {
+    type Err = PrefixError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (a, l) = split(s)?;
+        let addr = a
+            .parse::<Ipv6Addr>()
+            .map_err(|_| PrefixError::BadAddress(a.to_string(), "IPv6"))?;
+        Self::new(addr, parse_len(l, 128)?)
+    }
+}
+
+impl fmt::Display for Ipv6Prefix {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.addr, self.len)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -165,6 +226,18 @@ mod tests {
             "2001:db8::/32".parse::<Ipv4Prefix>(),
             Err(PrefixError::BadAddress("2001:db8::".into(), "IPv4"))
         );
+    }
+
+    #[test]
+    fn ipv6_prefix() {
+        let p: Ipv6Prefix = "2001:db8:46::/120".parse().unwrap();
+        assert!(p.contains("2001:db8:46::ff".parse().unwrap()));
+        assert!(!p.contains("2001:db8:46::1:0".parse().unwrap()));
+        assert!(matches!(
+            "2001:db8::1/64".parse::<Ipv6Prefix>(),
+            Err(PrefixError::HostBitsSet { .. })
+        ));
+        assert_eq!(p.to_string(), "2001:db8:46::/120");
     }
 
     #[test]

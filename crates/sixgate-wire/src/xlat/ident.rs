@@ -1,5 +1,5 @@
-//! RFC 7915 translation pieces shared by the data path and its tests. The
-//! full reference translator grows here.
+//! RFC 7915 5.1 Identification of translated IPv4 packets, shared with the
+//! eBPF data path (`xlat64_identification`).
 
 use std::net::Ipv4Addr;
 
