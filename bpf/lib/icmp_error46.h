@@ -101,13 +101,30 @@ static __always_inline int xlat46_icmp_error(struct __sk_buff *skb, const struct
 	w = bpf_map_lookup_elem(&sixgate_icmp_scratch, &zero);
 	if (!w)
 		return DROP(DROP_HELPER_FAILED);
-	if (bpf_skb_load_bytes(skb, L4_OFF4, &w->icmp4, sizeof(w->icmp4)) ||
-	    bpf_skb_load_bytes(skb, L4_OFF4 + ICMP_HLEN, &w->in4, sizeof(w->in4)))
+	/* Checks in the reference translator's order (sixgate_wire::xlat),
+	 * so that both give the same reason: type and code, the quoted
+	 * header, its protocol, an error about an error, the pointer. */
+	if (bpf_skb_load_bytes(skb, L4_OFF4, &w->icmp4, sizeof(w->icmp4)))
 		return DROP(DROP_TRUNCATED);
-	/* RFC 7915 4.3: the quoted packet is translated like any other; an
-	 * error quoting an error is dropped (no loops of errors). */
+	ret = icmp46_error(w->icmp4.type, w->icmp4.code, 0, 0, &x);
+	if (ret)
+		return ret;
+	/* RFC 7915 4.3: the quoted packet is translated like any other. */
+	if (bpf_skb_load_bytes(skb, L4_OFF4 + ICMP_HLEN, &w->in4, sizeof(w->in4)))
+		return DROP(DROP_TRUNCATED);
 	if (w->in4.version != 4 || w->in4.ihl != 5)
 		return DROP(DROP_TRUNCATED);
+	if (w->in4.protocol != IPPROTO_TCP && w->in4.protocol != IPPROTO_UDP &&
+	    w->in4.protocol != IPPROTO_ICMP)
+		return DROP(DROP_PROTO_UNSUPPORTED);
+	if (w->in4.protocol == IPPROTO_ICMP) {
+		__u8 in_type;
+
+		if (bpf_skb_load_bytes(skb, L4_OFF4 + ICMP_HLEN + IPV4_HLEN, &in_type, sizeof(in_type)))
+			return DROP(DROP_TRUNCATED);
+		if (icmp4_is_error(in_type))
+			return DROP(DROP_ICMP_ERROR); /* an error about an error */
+	}
 	ret = icmp46_error(w->icmp4.type, w->icmp4.code,
 			   ((__u32)bpf_ntohs(w->icmp4.id) << 16) | bpf_ntohs(w->icmp4.sequence),
 			   bpf_ntohs(w->in4.tot_len), &x);
@@ -126,7 +143,7 @@ static __always_inline int xlat46_icmp_error(struct __sk_buff *skb, const struct
 		if (bpf_skb_load_bytes(skb, L4_OFF4 + ICMP_HLEN + IPV4_HLEN, in_icmp, sizeof(in_icmp)))
 			return DROP(DROP_TRUNCATED);
 		if (in_icmp[0] != ICMP_ECHO && in_icmp[0] != ICMP_ECHOREPLY)
-			return DROP(DROP_ICMP_ERROR); /* an error about an error */
+			return DROP(DROP_ICMP_UNSUPPORTED);
 		/* Echo becomes ICMPv6 echo: new type, pseudo-header added. */
 		diff = csum_add(csum_pseudo6(&w->in_src, &w->in_dst, inner_plen, IPPROTO_ICMPV6),
 				csum_sub(in_icmp[0] == ICMP_ECHO ? bpf_htons(ICMPV6_ECHO_REQUEST << 8) :

@@ -91,6 +91,7 @@ static __always_inline int xlat64_icmp_error(struct __sk_buff *skb, const struct
 	__u32 inner_len4, diff, tot_len, zero = 0;
 	__u16 inner_check = 0;
 	__u8 ttl, inner_proto, inner_icmp4_type = 0;
+	bool inner_echo = false; /* echo reply's ICMPv4 type is 0 */
 	enum fib_verdict verdict;
 	__sum16 check;
 	__s64 sum;
@@ -99,21 +100,37 @@ static __always_inline int xlat64_icmp_error(struct __sk_buff *skb, const struct
 	w = bpf_map_lookup_elem(&sixgate_icmp64_scratch, &zero);
 	if (!w || !fib)
 		return DROP(DROP_HELPER_FAILED);
-	if (bpf_skb_load_bytes(skb, L4_OFF6, &w->icmp6, sizeof(w->icmp6)) ||
-	    bpf_skb_load_bytes(skb, L4_OFF6 + ICMP_HLEN, &w->in6, sizeof(w->in6)))
+	/* Checks in the reference translator's order (sixgate_wire::xlat):
+	 * type and code, the quoted header and its addresses, its protocol, an
+	 * error about an error, the pointer. */
+	if (bpf_skb_load_bytes(skb, L4_OFF6, &w->icmp6, sizeof(w->icmp6)))
+		return DROP(DROP_TRUNCATED);
+	ret = icmp64_error(w->icmp6.icmp6_type, w->icmp6.icmp6_code, 0, &x);
+	if (ret)
+		return ret;
+	if (bpf_skb_load_bytes(skb, L4_OFF6 + ICMP_HLEN, &w->in6, sizeof(w->in6)))
 		return DROP(DROP_TRUNCATED);
 	if (w->in6.version != 6)
 		return DROP(DROP_TRUNCATED);
 	/* RFC 7915 5.3: the quoted packet is translated like any other, so
-	 * its addresses must have IPv4 forms; extension headers in it are
-	 * not translated (yet). */
-	inner_proto = w->in6.nexthdr;
-	if (inner_proto != IPPROTO_TCP && inner_proto != IPPROTO_UDP && inner_proto != IPPROTO_ICMPV6)
-		return DROP(DROP_IPV6_EXTHDR);
+	 * its addresses must have IPv4 forms. */
 	w->in_src.in6 = w->in6.saddr;
 	w->in_dst.in6 = w->in6.daddr;
 	if (!rfc6052_in_pool6(cfg, &w->in_src) || !rfc6052_in_pool6(cfg, &w->in_dst))
 		return DROP(DROP_SRC_NOT_POOL6);
+	inner_proto = w->in6.nexthdr;
+	if (ipv6_is_exthdr(inner_proto) || inner_proto == IPPROTO_FRAGMENT)
+		return DROP(DROP_IPV6_EXTHDR); /* not translated yet */
+	if (inner_proto != IPPROTO_TCP && inner_proto != IPPROTO_UDP && inner_proto != IPPROTO_ICMPV6)
+		return DROP(DROP_PROTO_UNSUPPORTED);
+	if (inner_proto == IPPROTO_ICMPV6) {
+		__u8 in_type;
+
+		if (bpf_skb_load_bytes(skb, L4_OFF6 + ICMP_HLEN + IPV6_HLEN, &in_type, sizeof(in_type)))
+			return DROP(DROP_TRUNCATED);
+		if (icmp6_is_error(in_type))
+			return DROP(DROP_ICMP_ERROR); /* an error about an error */
+	}
 	ret = icmp64_error(w->icmp6.icmp6_type, w->icmp6.icmp6_code,
 			   bpf_ntohl(w->icmp6.icmp6_dataun.un_data32[0]), &x);
 	if (ret)
@@ -131,8 +148,9 @@ static __always_inline int xlat64_icmp_error(struct __sk_buff *skb, const struct
 		if (bpf_skb_load_bytes(skb, L4_OFF6 + ICMP_HLEN + IPV6_HLEN, in_icmp, sizeof(in_icmp)))
 			return DROP(DROP_TRUNCATED);
 		if (in_icmp[0] != ICMPV6_ECHO_REQUEST && in_icmp[0] != ICMPV6_ECHO_REPLY)
-			return DROP(DROP_ICMP_ERROR); /* an error about an error */
+			return DROP(DROP_ICMP_UNSUPPORTED);
 		inner_icmp4_type = in_icmp[0] == ICMPV6_ECHO_REQUEST ? ICMP_ECHO : ICMP_ECHOREPLY;
+		inner_echo = true;
 		/* Echo loses the pseudo-header and changes type. */
 		diff = csum_add(~csum_pseudo6(&w->in_src, &w->in_dst, inner_len4 - IPV4_HLEN,
 					      IPPROTO_ICMPV6),
@@ -184,7 +202,7 @@ static __always_inline int xlat64_icmp_error(struct __sk_buff *skb, const struct
 		return DROP(DROP_HELPER_FAILED);
 	if (bpf_skb_change_proto(skb, bpf_htons(ETH_P_IP), 0))
 		return DROP(DROP_HELPER_FAILED);
-	if (inner_icmp4_type &&
+	if (inner_echo &&
 	    bpf_skb_store_bytes(skb, ERR4_INNER_L4_OFF, &inner_icmp4_type, sizeof(inner_icmp4_type), 0))
 		return DROP(DROP_HELPER_FAILED);
 	ret = icmp64_fix_inner_l4(skb, inner_proto, diff);

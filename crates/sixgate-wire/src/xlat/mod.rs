@@ -194,7 +194,7 @@ impl DropReason {
             DropReason::UdpZeroChecksum => "drop_udp_zero_csum",
             DropReason::UdpZeroChecksumFragment => "drop_udp_zero_csum_fragment",
             DropReason::IcmpFragment => "drop_icmp_fragment",
-            DropReason::IcmpNestedError => "drop_icmp_nested_error",
+            DropReason::IcmpNestedError => "drop_icmp_error",
             DropReason::Ipv4SourceRoute => "drop_ipv4_source_route",
             DropReason::Ipv6SegmentsLeft => "drop_ipv6_segments_left",
         }

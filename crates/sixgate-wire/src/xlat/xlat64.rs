@@ -100,22 +100,25 @@ fn build(
             return Err(DropReason::Truncated);
         }
     }
-    let kind = if chain.proto == proto::ICMPV6 {
-        Some(icmp6_to_4(payload[0], payload[1]).ok_or(DropReason::IcmpUnsupported)?)
-    } else {
-        None
-    };
-    let is_error = matches!(kind, Some(IcmpKind::Error { .. }));
+    // RFC 4443 2.1: types below 128 are errors, whether or not RFC 7915
+    // has a translation for them.
+    let is_error = chain.proto == proto::ICMPV6 && first && is_icmp6_error(payload[0]);
 
     // RFC 7915 5.1 addresses: destination by EAMT / pool6; the source must
     // have a served IPv4 form, except for ICMPv6 errors, which take an RFC
-    // 6791 pool4 address instead.
+    // 6791 pool4 address instead. Addresses are checked before the ICMP
+    // type, as the eBPF data path does.
     let dst4 = map_6to4(cfg, h.dst)?;
     let src4 = match map_source_6to4(cfg, h.src) {
         Ok(a) if ipv4_is_illegal_source(a) => return Err(DropReason::IllegalSource),
         Ok(a) => a,
         Err(e) if is_error => rfc6791_pick4(cfg, h.src).ok_or(e)?,
         Err(e) => return Err(e),
+    };
+    let kind = if chain.proto == proto::ICMPV6 {
+        Some(icmp6_to_4(payload[0], payload[1]).ok_or(DropReason::IcmpUnsupported)?)
+    } else {
+        None
     };
     let check_rx = if first {
         l4_checksum_offset(chain.proto)

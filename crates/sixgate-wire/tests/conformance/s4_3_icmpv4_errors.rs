@@ -51,7 +51,7 @@ fn nested_error_dropped() {
     let i4 = V4::new(S4, C4, 1).build(&icmp4(3, 1, [0; 4], &payload(28)));
     assert_eq!(
         dropped(translate(&error_in(11, 0, [0; 4], &i4), &cfg(), &ctx(1500))),
-        "drop_icmp_nested_error"
+        "drop_icmp_error"
     );
 }
 

@@ -127,7 +127,7 @@ fn nested_error_dropped() {
     let pkt = error_in(x6(), 3, 0, [0; 4], &i6);
     assert_eq!(
         dropped(translate(&pkt, &cfg(), &ctx(1500))),
-        "drop_icmp_nested_error"
+        "drop_icmp_error"
     );
 }
 

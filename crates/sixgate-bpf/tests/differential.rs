@@ -1,0 +1,525 @@
+//! Differential test: the eBPF program (BPF_PROG_TEST_RUN) and the Rust
+//! reference translator (`sixgate_wire::xlat::translate`) get the same
+//! random and mutated packets with the same configuration; their outputs
+//! must be byte-identical, or both must drop (or pass) with the same reason.
+//! Every translated output must also pass the independent validator, unless
+//! the input's transport checksum was wrong (then it stays wrong, in the
+//! same way, in both).
+//!
+//! The generator covers what the eBPF data path implements: TCP, UDP (also
+//! checksum 0) and ICMP echo both ways; ICMP errors both ways with quoted
+//! packets cut at random lengths; bad header and transport checksums,
+//! truncation, expiring TTLs, unsupported protocols and ICMP types,
+//! unserved and untranslatable addresses. It leaves out what the eBPF does
+//! not do yet and drops by reason (fragments, IPv4 options, IPv6 extension
+//! headers, EAMT; see docs/conformance.md), and Packet Too Big /
+//! Fragmentation Needed MTUs above the egress link's (the eBPF does not
+//! apply the egress-MTU term of RFC 7915 4.2 yet).
+//!
+//! SIXGATE_DIFF_CASES (default 100000) and SIXGATE_DIFF_SEED (default: a
+//! fixed seed, so CI is reproducible) control the run. A failure prints the
+//! seed, the case number and the packet in hex.
+
+mod common;
+mod frames;
+
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use common::*;
+use frames::hex;
+use sixgate_wire::xlat::{translate, Context, Outcome, XlatConfig};
+use sixgate_wire::{validate, Ipv4Prefix, Rfc6052Prefix};
+
+const POOL6: &str = "2001:db8:64::/96";
+const SERVED: &str = "198.51.100.0/24";
+/// d0's MTU in `ROUTED`.
+const EGRESS_MTU: u32 = 1500;
+const DEFAULT_SEED: u64 = 0x5157_7915_0000_0001;
+
+/// splitmix64: small, fast, and the same everywhere.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+    fn chance(&mut self, percent: u64) -> bool {
+        self.below(100) < percent
+    }
+    fn bytes(&mut self, n: usize) -> Vec<u8> {
+        (0..n).map(|_| self.next() as u8).collect()
+    }
+    fn pick<T: Copy>(&mut self, from: &[T]) -> T {
+        from[self.below(from.len() as u64) as usize]
+    }
+}
+
+fn sum16(data: &[u8], mut acc: u32) -> u32 {
+    for w in data.chunks(2) {
+        acc += u32::from(u16::from_be_bytes([w[0], *w.get(1).unwrap_or(&0)]));
+    }
+    acc
+}
+
+fn fold(mut s: u32) -> u16 {
+    while s > 0xffff {
+        s = (s & 0xffff) + (s >> 16);
+    }
+    !(s as u16)
+}
+
+/// Transport checksum of `l4` (checksum field zeroed by the caller) with
+/// the pseudo-header of `src`/`dst` (4 or 16 bytes each); ICMPv4 has none.
+fn l4_checksum(src: &[u8], dst: &[u8], proto: u8, l4: &[u8]) -> u16 {
+    if proto == 1 {
+        return fold(sum16(l4, 0));
+    }
+    let mut s = sum16(src, 0);
+    s = sum16(dst, s);
+    s += u32::from(proto) + l4.len() as u32;
+    fold(sum16(l4, s))
+}
+
+fn csum_off(proto: u8) -> Option<usize> {
+    match proto {
+        6 => Some(16),
+        17 => Some(6),
+        1 | 58 => Some(2),
+        _ => None,
+    }
+}
+
+/// A transport header + payload for `proto`, checksum left zero.
+fn l4(rng: &mut Rng, proto: u8, icmp_type: u8, payload: usize) -> Vec<u8> {
+    let mut out = match proto {
+        6 => {
+            let mut h = rng.bytes(20);
+            h[12] = 5 << 4; // data offset, no options
+            h
+        }
+        17 => {
+            let mut h = rng.bytes(8);
+            let len = (8 + payload) as u16;
+            h[4..6].copy_from_slice(&len.to_be_bytes());
+            h
+        }
+        _ => {
+            let mut h = rng.bytes(8);
+            h[0] = icmp_type;
+            h[1] = 0;
+            h
+        }
+    };
+    if let Some(o) = csum_off(proto) {
+        out[o] = 0;
+        out[o + 1] = 0;
+    }
+    out.extend(rng.bytes(payload));
+    out
+}
+
+/// The IPv4 header fields the generator varies.
+struct V4Fields {
+    ttl: u8,
+    tos: u8,
+    df: bool,
+    id: u16,
+}
+
+fn ipv4(src: [u8; 4], dst: [u8; 4], proto: u8, f: V4Fields, l4: &[u8]) -> Vec<u8> {
+    let V4Fields { ttl, tos, df, id } = f;
+    let mut h = vec![0u8; 20];
+    h[0] = 0x45;
+    h[1] = tos;
+    h[2..4].copy_from_slice(&((20 + l4.len()) as u16).to_be_bytes());
+    h[4..6].copy_from_slice(&id.to_be_bytes());
+    if df {
+        h[6] = 0x40;
+    }
+    h[8] = ttl;
+    h[9] = proto;
+    h[12..16].copy_from_slice(&src);
+    h[16..20].copy_from_slice(&dst);
+    let c = fold(sum16(&h, 0));
+    h[10..12].copy_from_slice(&c.to_be_bytes());
+    h.extend_from_slice(l4);
+    h
+}
+
+fn ipv6(src: [u8; 16], dst: [u8; 16], proto: u8, hop: u8, tclass: u8, l4: &[u8]) -> Vec<u8> {
+    let mut h = vec![0u8; 40];
+    h[0] = 0x60 | (tclass >> 4);
+    h[1] = tclass << 4;
+    h[4..6].copy_from_slice(&(l4.len() as u16).to_be_bytes());
+    h[6] = proto;
+    h[7] = hop;
+    h[8..24].copy_from_slice(&src);
+    h[24..40].copy_from_slice(&dst);
+    h.extend_from_slice(l4);
+    h
+}
+
+/// Fills in the transport checksum of an L3 packet built above.
+fn finish_l4(pkt: &mut [u8]) {
+    let (src, dst, proto, off) = if pkt[0] >> 4 == 4 {
+        (pkt[12..16].to_vec(), pkt[16..20].to_vec(), pkt[9], 20)
+    } else {
+        (pkt[8..24].to_vec(), pkt[24..40].to_vec(), pkt[6], 40)
+    };
+    if let Some(o) = csum_off(proto) {
+        let c = l4_checksum(&src, &dst, proto, &pkt[off..]);
+        pkt[off + o..off + o + 2].copy_from_slice(&c.to_be_bytes());
+    }
+}
+
+struct Gen {
+    pool6: Rfc6052Prefix,
+}
+
+impl Gen {
+    fn v6(&self, a: [u8; 4]) -> [u8; 16] {
+        self.pool6.embed(Ipv4Addr::from(a)).octets()
+    }
+
+    fn client4(rng: &mut Rng) -> [u8; 4] {
+        [192, 0, 2, rng.pick(&[33, 34, 77, 200])]
+    }
+
+    fn server4(rng: &mut Rng) -> [u8; 4] {
+        [198, 51, 100, rng.pick(&[2, 9, 80, 254])]
+    }
+
+    /// A plain packet (TCP, UDP, echo) in one direction, checksums right.
+    fn plain(&self, rng: &mut Rng, v4: bool, payload: usize) -> Vec<u8> {
+        let (proto, icmp_type) = match rng.below(4) {
+            0 => (6, 0),
+            1 => (17, 0),
+            2 => (if v4 { 1 } else { 58 }, if v4 { 8 } else { 128 }),
+            _ => (if v4 { 1 } else { 58 }, if v4 { 0 } else { 129 }),
+        };
+        let body = l4(rng, proto, icmp_type, payload);
+        let ttl = if rng.chance(5) {
+            rng.pick(&[0, 1, 2])
+        } else {
+            64
+        };
+        let tos = rng.next() as u8;
+        let mut p = if v4 {
+            ipv4(
+                Self::client4(rng),
+                Self::server4(rng),
+                proto,
+                V4Fields {
+                    ttl,
+                    tos,
+                    df: rng.chance(50),
+                    id: rng.next() as u16,
+                },
+                &body,
+            )
+        } else {
+            ipv6(
+                self.v6(Self::server4(rng)),
+                self.v6(Self::client4(rng)),
+                proto,
+                ttl,
+                tos,
+                &body,
+            )
+        };
+        finish_l4(&mut p);
+        p
+    }
+
+    /// An ICMP error about a packet of the other side, cut at random.
+    fn error(&self, rng: &mut Rng, v4: bool) -> Vec<u8> {
+        // The quoted packet went the other way: built in the family the
+        // error travels in.
+        let inner_len = rng.below(300) as usize;
+        let mut inner = if v4 {
+            // A packet the server sent, as the client received it.
+            let proto = rng.pick(&[6, 17, 1]);
+            let t = rng.pick(&[8, 0, 8, 3, 13]);
+            let body = l4(rng, proto, t, inner_len);
+            ipv4(
+                Self::server4(rng),
+                Self::client4(rng),
+                proto,
+                V4Fields {
+                    ttl: rng.next() as u8,
+                    tos: rng.next() as u8,
+                    df: rng.chance(50),
+                    id: rng.next() as u16,
+                },
+                &body,
+            )
+        } else {
+            let proto = rng.pick(&[6, 17, 58]);
+            let t = rng.pick(&[128, 129, 128, 1, 135]);
+            let body = l4(rng, proto, t, inner_len);
+            ipv6(
+                self.v6(Self::client4(rng)),
+                self.v6(Self::server4(rng)),
+                proto,
+                rng.next() as u8,
+                rng.next() as u8,
+                &body,
+            )
+        };
+        finish_l4(&mut inner);
+        let min = if v4 { 28 } else { 48 };
+        let cut = min + rng.below((inner.len() - min + 1) as u64) as usize;
+        inner.truncate(cut);
+
+        let (t, code, word): (u8, u8, u32) = if v4 {
+            match rng.below(12) {
+                0 => (3, rng.below(16) as u8, 0),
+                1 => (3, 4, 0),
+                2 => (3, 4, 1200 + rng.below(180) as u32),
+                3 => (11, rng.below(3) as u8, 0),
+                4 => (12, rng.below(3) as u8, (rng.below(24) as u32) << 24),
+                5 => (5, 1, rng.next() as u32),
+                6 => (4, 0, 0),
+                _ => (3, rng.pick(&[0, 1, 3, 13]), 0),
+            }
+        } else {
+            match rng.below(12) {
+                0 => (1, rng.below(8) as u8, 0),
+                1 => (2, 0, 1280 + rng.below(120) as u32),
+                2 => (3, rng.below(3) as u8, 0),
+                3 => (4, rng.below(3) as u8, rng.below(48) as u32),
+                4 => (rng.pick(&[5, 100, 127]), 0, 0),
+                _ => (1, rng.pick(&[0, 1, 3, 4]), 0),
+            }
+        };
+        let mut icmp = vec![t, code, 0, 0];
+        icmp.extend_from_slice(&word.to_be_bytes());
+        icmp.extend_from_slice(&inner);
+        let mut p = if v4 {
+            // From the client, or from a router on the IPv4 side.
+            let src = if rng.chance(70) {
+                Self::client4(rng)
+            } else {
+                [203, 0, 113, 1]
+            };
+            ipv4(
+                src,
+                Self::server4(rng),
+                1,
+                V4Fields {
+                    ttl: 64,
+                    tos: 0,
+                    df: false,
+                    id: rng.next() as u16,
+                },
+                &icmp,
+            )
+        } else {
+            ipv6(
+                self.v6(Self::server4(rng)),
+                self.v6(Self::client4(rng)),
+                58,
+                64,
+                0,
+                &icmp,
+            )
+        };
+        finish_l4(&mut p);
+        p
+    }
+}
+
+/// What went wrong with an input, applied after it was built. Each case
+/// gets at most one, so that both translators have one reason to give.
+fn mutate(rng: &mut Rng, p: &mut Vec<u8>) -> &'static str {
+    let v4 = p[0] >> 4 == 4;
+    let l3 = if v4 { 20 } else { 40 };
+    match rng.below(20) {
+        0 if v4 => {
+            p[10] ^= 0x40;
+            "bad IPv4 header checksum"
+        }
+        // A payload byte changed after the checksum was computed. In an
+        // ICMP error, past the quoted IP header: a changed quoted header is
+        // another packet, not a checksum error (and its fragment fields are
+        // outside what the eBPF does).
+        1 if p.len() > l3 + skip_for_checksum(p, l3) => {
+            let skip = l3 + skip_for_checksum(p, l3);
+            let i = skip + rng.below((p.len() - skip) as u64) as usize;
+            p[i] ^= 0x5a;
+            "bad transport checksum"
+        }
+        2 if p.len() > l3 + 1 => {
+            let keep = l3 + rng.below((p.len() - l3) as u64) as usize;
+            p.truncate(keep);
+            "truncated"
+        }
+        3 if v4 && p[9] == 17 => {
+            p[l3 + 6] = 0;
+            p[l3 + 7] = 0;
+            "UDP checksum 0"
+        }
+        4 => {
+            // Unserved / untranslatable destination.
+            if v4 {
+                p[16..20].copy_from_slice(&[203, 0, 113, 7]);
+                fix_v4(p);
+            } else {
+                p[24..40].copy_from_slice(&"2001:db8:99::1".parse::<Ipv6Addr>().unwrap().octets());
+            }
+            "not ours"
+        }
+        5 => {
+            // Source that may never be forwarded / has no IPv4 form.
+            if v4 {
+                p[12..16].copy_from_slice(&[127, 0, 0, 1]);
+                fix_v4(p);
+            } else {
+                p[8..24].copy_from_slice(&"2001:db8:6::99".parse::<Ipv6Addr>().unwrap().octets());
+            }
+            "bad source"
+        }
+        6 => {
+            let at = if v4 { 9 } else { 6 };
+            p[at] = rng.pick(&[47, 50, 132]);
+            if v4 {
+                fix_v4(p);
+            }
+            "other protocol"
+        }
+        _ => "none",
+    }
+}
+
+/// Bytes after the IP header that the checksum mutation leaves alone: the
+/// transport header, and for an ICMP error the quoted IP header too.
+fn skip_for_checksum(p: &[u8], l3: usize) -> usize {
+    let v4 = p[0] >> 4 == 4;
+    let proto = if v4 { p[9] } else { p[6] };
+    let is_error = match (proto, p.get(l3)) {
+        (1, Some(&t)) => [3, 4, 5, 11, 12].contains(&t),
+        (58, Some(&t)) => t < 128,
+        _ => false,
+    };
+    8 + if is_error {
+        if v4 {
+            20
+        } else {
+            40
+        }
+    } else {
+        0
+    }
+}
+
+fn fix_v4(p: &mut [u8]) {
+    p[10] = 0;
+    p[11] = 0;
+    let c = fold(sum16(&p[..20], 0));
+    p[10..12].copy_from_slice(&c.to_be_bytes());
+}
+
+/// One side's verdict, comparable with the other's.
+#[derive(Debug, PartialEq, Eq)]
+enum Verdict {
+    Forward(Vec<u8>),
+    Drop(String),
+    Pass(String),
+    Other(String),
+}
+
+#[test]
+fn ebpf_and_reference_agree_on_random_packets() {
+    let cases: u64 = std::env::var("SIXGATE_DIFF_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000);
+    let seed: u64 = std::env::var("SIXGATE_DIFF_SEED")
+        .ok()
+        .and_then(|v| u64::from_str_radix(v.trim_start_matches("0x"), 16).ok())
+        .unwrap_or(DEFAULT_SEED);
+    with_gateway(ROUTED, move |gw| {
+        gw.configure(POOL6, false);
+        let pool6: Rfc6052Prefix = POOL6.parse().unwrap();
+        let mut cfg = XlatConfig::new(pool6);
+        cfg.ipv4_prefixes = vec![SERVED.parse::<Ipv4Prefix>().unwrap()];
+        let ctx = Context {
+            egress_mtu: EGRESS_MTU,
+        };
+        let gen = Gen { pool6 };
+        let mut rng = Rng(seed);
+        let mut tally = std::collections::BTreeMap::<String, u64>::new();
+        for case in 0..cases {
+            let v4 = rng.chance(50);
+            let mut pkt = if rng.chance(30) {
+                gen.error(&mut rng, v4)
+            } else {
+                let payload = rng.pick(&[0, 1, 7, 40, 300, 1000]) + rng.below(8) as usize;
+                gen.plain(&mut rng, v4, payload)
+            };
+            let mutation = mutate(&mut rng, &mut pkt);
+            let csum_broken = mutation == "bad transport checksum";
+
+            let mut frame = Vec::with_capacity(14 + pkt.len());
+            frame.extend_from_slice(&GW_MAC);
+            frame.extend_from_slice(&PEER_MAC);
+            frame.extend_from_slice(&(if v4 { 0x0800u16 } else { 0x86dd }).to_be_bytes());
+            frame.extend_from_slice(&pkt);
+
+            let before = gw.counts();
+            let out = gw.run(&frame);
+            let moved: Vec<&str> = gw
+                .counts()
+                .into_iter()
+                .filter(|(k, v)| before[k] != *v && !k.starts_with("bigtcp"))
+                .map(|(k, _)| k)
+                .collect();
+            let ebpf = match (out.ret, moved.as_slice()) {
+                (TC_ACT_REDIRECT, [c]) if c.contains("redirect") => {
+                    Verdict::Forward(out.data[14..].to_vec())
+                }
+                (TC_ACT_SHOT, [c]) => Verdict::Drop(c.to_string()),
+                (TC_ACT_OK, [c]) if c.starts_with("pass") => Verdict::Pass(c.to_string()),
+                (ret, moved) => Verdict::Other(format!("ret {ret}, counters {moved:?}")),
+            };
+            let reference = match translate(&pkt, &cfg, &ctx) {
+                Outcome::Forward(p) if p.len() == 1 => Verdict::Forward(p[0].clone()),
+                Outcome::Drop(r) => Verdict::Drop(r.counter_name().to_string()),
+                Outcome::Pass(r) => Verdict::Pass(r.counter_name().to_string()),
+                other => Verdict::Other(format!("{other:?}")),
+            };
+            let describe = || {
+                format!(
+                    "seed {seed:#x} case {case} ({mutation}):\n  input {}\n  eBPF      {ebpf:?}\n  reference {reference:?}",
+                    hex(&pkt)
+                )
+            };
+            assert_eq!(ebpf, reference, "{}", describe());
+            if let Verdict::Forward(p) = &ebpf {
+                let valid = validate(p);
+                if !csum_broken {
+                    assert!(valid.is_ok(), "{:?}: {}", valid, describe());
+                }
+            }
+            let key = match &ebpf {
+                Verdict::Forward(_) => "forward".to_string(),
+                Verdict::Drop(r) | Verdict::Pass(r) | Verdict::Other(r) => r.clone(),
+            };
+            *tally.entry(key).or_default() += 1;
+        }
+        eprintln!("differential: {cases} cases, seed {seed:#x}: {tally:?}");
+        // The generator must mostly produce packets that translate, or the
+        // comparison says little.
+        assert!(
+            tally.get("forward").copied().unwrap_or(0) * 2 > cases,
+            "{tally:?}"
+        );
+    });
+}
