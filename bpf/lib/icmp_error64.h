@@ -71,6 +71,8 @@ static __always_inline int icmp64_fix_inner_l4(struct __sk_buff *skb, __u8 proto
 	if (check == 0 && proto == IPPROTO_UDP)
 		return 0;
 	check = csum_fold(csum_add((__u16)~check, diff));
+	if (check == 0 && proto == IPPROTO_UDP)
+		check = 0xffff; /* RFC 768: a computed 0 is sent as all ones */
 	if (bpf_skb_store_bytes(skb, off, &check, sizeof(check), 0))
 		return DROP(DROP_HELPER_FAILED);
 	return 0;

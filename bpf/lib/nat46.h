@@ -90,7 +90,7 @@ static __always_inline __u32 nat46_flow_hash(const struct ct4_key *k, __u32 seed
 }
 
 /* The service a client packet is addressed to, if any: IPv4 without
- * options, not a non-first fragment, TCP or UDP. */
+ * options, not a fragment, TCP or UDP. */
 static __always_inline const struct svc_value *nat46_service_of(const struct iphdr *ip4, void *data_end)
 {
 	const __be16 *ports = (const void *)(ip4 + 1);
@@ -98,8 +98,8 @@ static __always_inline const struct svc_value *nat46_service_of(const struct iph
 
 	if (ip4->ihl != 5 || (ip4->protocol != IPPROTO_TCP && ip4->protocol != IPPROTO_UDP))
 		return NULL;
-	if (ip4->frag_off & bpf_htons(IPV4_FRAG_OFFSET_MASK))
-		return NULL;
+	if (ip4->frag_off & bpf_htons(IPV4_FLAG_MF | IPV4_FRAG_OFFSET_MASK))
+		return NULL; /* fragments are not tracked (not built) */
 	if ((const void *)(ports + 2) > data_end)
 		return NULL;
 	key.vip = ip4->daddr;

@@ -26,7 +26,22 @@ struct xlat46_pkt {
 	__u8 tcp_flags;	/* TCP: FIN, SYN, RST, ... (connection tracking) */
 	__u8 icmp_type;	/* ICMP: the ICMPv4 type */
 	bool df;	/* Don't Fragment */
+	bool frag;	/* a fragment: MF set or offset not 0 */
+	bool first;	/* not a later fragment: the transport header is here */
+	__be16 frag_off; /* IPv4 flags and offset, as received */
+	__be16 id;	/* IPv4 Identification */
 };
+
+/* RFC 8200 4.5 Fragment header. */
+struct ipv6_frag_hdr {
+	__u8 nexthdr;
+	__u8 reserved;
+	__be16 frag_off; /* offset in 8-byte units << 3, M in bit 0 */
+	__be32 identification;
+};
+
+#define IPV6_FRAG_HLEN ((int)sizeof(struct ipv6_frag_hdr))
+#define IPV6_FRAG_MF 1
 
 /* Where the translated packet goes: its IPv6 addresses and, on the NAT46
  * service path, new transport ports (equal to the old ones for SIIT). */
@@ -67,9 +82,14 @@ static __always_inline int xlat46_parse(struct __sk_buff *skb, struct xlat46_pkt
 	p->l4_len = ret - IPV4_HLEN;
 	if (csum_ipv4_header(ip4) != ip4->check)
 		return DROP(DROP_IPV4_CHECKSUM);
-	if (ip4->frag_off & bpf_htons(IPV4_FLAG_MF | IPV4_FRAG_OFFSET_MASK))
-		return DROP(DROP_IPV4_FRAGMENT);
+	/* RFC 7915 4.1: fragments are translated one by one (a Fragment
+	 * header carries their offset, M and Identification), never
+	 * reassembled; only the first holds the transport header. */
 	p->df = (ip4->frag_off & bpf_htons(IPV4_FLAG_DF)) != 0;
+	p->frag = (ip4->frag_off & bpf_htons(IPV4_FLAG_MF | IPV4_FRAG_OFFSET_MASK)) != 0;
+	p->first = (ip4->frag_off & bpf_htons(IPV4_FRAG_OFFSET_MASK)) == 0;
+	p->frag_off = ip4->frag_off;
+	p->id = ip4->id;
 	p->src4 = ip4->saddr;
 	p->dst4 = ip4->daddr;
 	if (ipv4_is_illegal_source(p->src4))
@@ -84,6 +104,14 @@ static __always_inline int xlat46_parse(struct __sk_buff *skb, struct xlat46_pkt
 	p->dport = 0;
 	p->tcp_flags = 0;
 	p->icmp_type = 0;
+	if (ip4->protocol == IPPROTO_ICMP && p->frag)
+		return DROP(DROP_ICMP_FRAGMENT); /* the ICMPv6 pseudo-header needs the whole length */
+	if (!p->first) {
+		if (ip4->protocol != IPPROTO_TCP && ip4->protocol != IPPROTO_UDP)
+			return DROP(DROP_PROTO_UNSUPPORTED);
+		p->proto = ip4->protocol;
+		return 0;
+	}
 	switch (ip4->protocol) {
 	case IPPROTO_TCP:
 		if (data + L4_OFF4 + sizeof(struct tcphdr) > data_end)
@@ -198,7 +226,8 @@ static __always_inline int xlat46_emit(struct __sk_buff *skb, const struct sixga
 
 	if (!fib)
 		return DROP(DROP_HELPER_FAILED);
-	rc = fib_lookup6(skb, fib, &t->src6, &t->dst6, p->proto, l4_len + IPV6_HLEN);
+	rc = fib_lookup6(skb, fib, &t->src6, &t->dst6, p->proto,
+			 l4_len + IPV6_HLEN + (p->frag ? IPV6_FRAG_HLEN : 0));
 	verdict = fib_verdict_of(rc);
 	if (verdict == FIB_TOO_BIG) {
 		/* RFC 7915 4.1 with RFC 1191: with DF set the sender learns the
@@ -222,10 +251,13 @@ static __always_inline int xlat46_emit(struct __sk_buff *skb, const struct sixga
 	data_end = (void *)(long)skb->data_end;
 
 	/* Transport checksums (RFC 7915 4.5): only the pseudo-header changes
-	 * for TCP and UDP, so the update is the address difference. */
+	 * for TCP and UDP, so the update is the address difference. Later
+	 * fragments carry no transport header. */
 	addr_diff = csum_sub(csum_sub(csum_v6addr(csum_v6addr(0, &t->src6), &t->dst6), p->src4),
 			     p->dst4);
-	if (p->proto == IPPROTO_TCP) {
+	if (!p->first) {
+		/* nothing to update */
+	} else if (p->proto == IPPROTO_TCP) {
 		ret = bpf_l4_csum_replace(skb, xlat46_l4_csum_off(IPPROTO_TCP), 0, addr_diff,
 					  BPF_F_PSEUDO_HDR);
 		if (ret)
@@ -235,7 +267,10 @@ static __always_inline int xlat46_emit(struct __sk_buff *skb, const struct sixga
 
 		if ((void *)(udp + 1) > data_end)
 			return DROP(DROP_TRUNCATED);
-		if (udp->check == 0) {
+		if (udp->check == 0 && p->frag) {
+			/* Cannot be computed without the other fragments. */
+			ret = DROP(DROP_UDP_ZERO_CSUM_FRAGMENT);
+		} else if (udp->check == 0) {
 			ret = xlat46_udp_zero_csum(skb, l4_len,
 						   csum_pseudo6(&t->src6, &t->dst6, l4_len, IPPROTO_UDP));
 		} else {
@@ -264,6 +299,20 @@ static __always_inline int xlat46_emit(struct __sk_buff *skb, const struct sixga
 			return DROP(DROP_HELPER_FAILED);
 		count(SG_BIGTCP_XLAT46, skb->len);
 	}
+	if (p->frag) {
+		/* RFC 7915 4.1: Fragment header, offset and M copied, the
+		 * Identification's low 16 bits from IPv4. */
+		struct ipv6_frag_hdr fh = {
+			.nexthdr = p->proto,
+			.frag_off = bpf_htons(((bpf_ntohs(p->frag_off) & IPV4_FRAG_OFFSET_MASK) << 3) |
+					      ((p->frag_off & bpf_htons(IPV4_FLAG_MF)) ? IPV6_FRAG_MF : 0)),
+			.identification = bpf_htonl(bpf_ntohs(p->id)),
+		};
+
+		if (bpf_skb_adjust_room(skb, IPV6_FRAG_HLEN, BPF_ADJ_ROOM_NET, 0) ||
+		    bpf_skb_store_bytes(skb, ETH_HLEN + IPV6_HLEN, &fh, sizeof(fh), 0))
+			return DROP(DROP_HELPER_FAILED);
+	}
 
 	data = (void *)(long)skb->data;
 	data_end = (void *)(long)skb->data_end;
@@ -283,6 +332,9 @@ static __always_inline int xlat46_emit(struct __sk_buff *skb, const struct sixga
 	if (l4_len > IPV6_MAXPLEN) {
 		ip6->payload_len = 0;
 		ip6->nexthdr = IPPROTO_HOPOPTS;
+	} else if (p->frag) {
+		ip6->payload_len = bpf_htons((__u16)(l4_len + IPV6_FRAG_HLEN));
+		ip6->nexthdr = IPPROTO_FRAGMENT;
 	} else {
 		ip6->payload_len = bpf_htons((__u16)l4_len);
 		ip6->nexthdr = p->proto;

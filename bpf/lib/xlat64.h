@@ -86,7 +86,11 @@ struct xlat64_pkt {
 	union v6addr src6;
 	union v6addr dst6;
 	__u32 l4_len;	/* transport header + payload */
-	__u32 hbh_len;	/* BIG TCP jumbo Hop-by-Hop header to remove, or 0 */
+	__u32 ext_len;	/* header to remove: BIG TCP's jumbo Hop-by-Hop or a Fragment header */
+	__be32 frag_id;	/* Fragment header: Identification */
+	__be16 frag_off; /* Fragment header: offset << 3 | M */
+	bool frag;	/* has a Fragment header */
+	bool first;	/* not a later fragment: the transport header is here */
 	__be16 sport;	/* TCP/UDP ports (ICMPv6: 0) */
 	__be16 dport;
 	__u16 l4_check;	/* transport checksum as received */
@@ -118,10 +122,27 @@ static __always_inline int xlat64_parse(struct __sk_buff *skb, struct xlat64_pkt
 
 	if ((void *)(ip6 + 1) > data_end)
 		return DROP(DROP_TRUNCATED);
-	ret = bigtcp_ipv6_len(skb, ip6, &p->proto, &p->hbh_len);
+	ret = bigtcp_ipv6_len(skb, ip6, &p->proto, &p->ext_len);
 	if (ret < 0)
 		return DROP(DROP_TRUNCATED);
 	p->l4_len = ret;
+	p->frag = false;
+	p->first = true;
+	if (p->proto == IPPROTO_FRAGMENT && p->ext_len == 0) {
+		/* RFC 7915 5.1.1: a fragment becomes an IPv4 fragment; the
+		 * Fragment header goes, its fields move to the IPv4 header. */
+		struct ipv6_frag_hdr *fh = data + L4_OFF6;
+
+		if ((void *)(fh + 1) > data_end || p->l4_len < IPV6_FRAG_HLEN)
+			return DROP(DROP_TRUNCATED);
+		p->frag = true;
+		p->first = (fh->frag_off & bpf_htons(~7)) == 0;
+		p->frag_off = fh->frag_off;
+		p->frag_id = fh->identification;
+		p->proto = fh->nexthdr;
+		p->ext_len = IPV6_FRAG_HLEN;
+		p->l4_len -= IPV6_FRAG_HLEN;
+	}
 	if (p->proto == IPPROTO_FRAGMENT)
 		return DROP(DROP_IPV6_FRAGMENT);
 	if (ipv6_is_exthdr(p->proto))
@@ -138,9 +159,17 @@ static __always_inline int xlat64_parse(struct __sk_buff *skb, struct xlat64_pkt
 	p->dport = 0;
 	p->tcp_flags = 0;
 	p->icmp_type = 0;
+	p->l4_check = 0;
+	if (p->proto == IPPROTO_ICMPV6 && p->frag)
+		return DROP(DROP_ICMP_FRAGMENT); /* its checksum needs the whole message */
+	if (!p->first) {
+		if (p->proto != IPPROTO_TCP && p->proto != IPPROTO_UDP)
+			return DROP(DROP_PROTO_UNSUPPORTED);
+		return 0;
+	}
 	switch (p->proto) {
 	case IPPROTO_TCP: {
-		struct tcphdr *tcp = data + L4_OFF6 + p->hbh_len;
+		struct tcphdr *tcp = data + L4_OFF6 + p->ext_len;
 
 		if ((void *)(tcp + 1) > data_end)
 			return DROP(DROP_TRUNCATED);
@@ -150,7 +179,7 @@ static __always_inline int xlat64_parse(struct __sk_buff *skb, struct xlat64_pkt
 		break;
 	}
 	case IPPROTO_UDP: {
-		struct udphdr *udp = data + L4_OFF6;
+		struct udphdr *udp = data + L4_OFF6 + p->ext_len;
 
 		if ((void *)(udp + 1) > data_end)
 			return DROP(DROP_TRUNCATED);
@@ -201,7 +230,7 @@ static __always_inline int xlat64_emit(struct __sk_buff *skb, const struct sixga
 		 * after translation (not built yet: dropped); a larger one gets
 		 * Packet Too Big with the IPv4 path's MTU plus the 20 bytes
 		 * translation saves, never below IPv6's 1280 (RFC 8200 5). */
-		__u32 len6 = p->l4_len + p->hbh_len + IPV6_HLEN;
+		__u32 len6 = p->l4_len + p->ext_len + IPV6_HLEN;
 		__u32 mtu = (__u32)fib->mtu_result + IP_HDR_DELTA;
 
 		if (len6 <= ICMP6_ERROR_MAX)
@@ -213,14 +242,17 @@ static __always_inline int xlat64_emit(struct __sk_buff *skb, const struct sixga
 
 	/* BIG TCP: the jumbo Hop-by-Hop header has no IPv4 equivalent; IPv4
 	 * says "longer than 64 KiB" with tot_len 0. gso_size is unchanged: the
-	 * header was never part of the segments. */
-	if (p->hbh_len) {
-		if (bpf_skb_adjust_room(skb, -JUMBO_HBH_LEN, BPF_ADJ_ROOM_NET,
+	 * header was never part of the segments. A Fragment header's fields
+	 * move into the IPv4 header (RFC 7915 5.1.1). */
+	if (p->ext_len) {
+		if (bpf_skb_adjust_room(skb, -(__s32)p->ext_len, BPF_ADJ_ROOM_NET,
 					BPF_F_ADJ_ROOM_FIXED_GSO))
 			return DROP(DROP_HELPER_FAILED);
 	}
 
-	if (p->proto == IPPROTO_ICMPV6) {
+	if (!p->first) {
+		/* later fragment: no transport header */
+	} else if (p->proto == IPPROTO_ICMPV6) {
 		struct icmp6hdr *icmp6;
 
 		data = (void *)(long)skb->data;
@@ -273,7 +305,12 @@ static __always_inline int xlat64_emit(struct __sk_buff *skb, const struct sixga
 	} else {
 		ip4->tot_len = bpf_htons((__u16)tot_len);
 	}
-	if (tot_len > XLAT64_DF_THRESHOLD) {
+	if (p->frag) {
+		/* RFC 7915 5.1.1: ID = low 16 bits, MF = M, DF = 0, offset. */
+		ip4->id = bpf_htons((__u16)bpf_ntohl(p->frag_id));
+		ip4->frag_off = bpf_htons((bpf_ntohs(p->frag_off) >> 3) |
+					  ((bpf_ntohs(p->frag_off) & IPV6_FRAG_MF) ? IPV4_FLAG_MF : 0));
+	} else if (tot_len > XLAT64_DF_THRESHOLD) {
 		ip4->id = 0;
 		ip4->frag_off = bpf_htons(IPV4_FLAG_DF);
 	} else {

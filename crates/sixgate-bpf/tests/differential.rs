@@ -7,12 +7,13 @@
 //! same way, in both).
 //!
 //! The generator covers what the eBPF data path implements: TCP, UDP (also
-//! checksum 0) and ICMP echo both ways; ICMP errors both ways with quoted
+//! checksum 0) and ICMP echo both ways; fragments both ways; ICMP errors both ways with quoted
 //! packets cut at random lengths; bad header and transport checksums,
 //! truncation, expiring TTLs, unsupported protocols and ICMP types,
 //! unserved and untranslatable addresses. It leaves out what the eBPF does
-//! not do yet and drops by reason (fragments, IPv4 options, IPv6 extension
-//! headers, EAMT; see docs/conformance.md), and Packet Too Big /
+//! not do yet and drops by reason (IPv4 options, IPv6 extension headers,
+//! EAMT, fragmenting after translation; see docs/conformance.md), and
+//! Packet Too Big /
 //! Fragmentation Needed MTUs above the egress link's (the eBPF does not
 //! apply the egress-MTU term of RFC 7915 4.2 yet).
 //!
@@ -238,6 +239,40 @@ impl Gen {
         p
     }
 
+    /// One fragment of a TCP or UDP datagram (or, rarely, of an echo),
+    /// small enough that its translation needs no further fragmenting.
+    fn fragment(&self, rng: &mut Rng, v4: bool) -> Vec<u8> {
+        let len = 64 + rng.below(900) as usize;
+        let mut whole = self.plain(rng, v4, len);
+        let l3 = if v4 { 20 } else { 40 };
+        let body = whole.split_off(l3);
+        let offset = 8 * rng.below((body.len() / 8) as u64) as usize;
+        let end = (offset + 8 + 8 * rng.below(64) as usize).min(body.len());
+        let more = end < body.len();
+        let part = &body[offset..end];
+        if v4 {
+            let mut p = whole;
+            p.extend_from_slice(part);
+            let tot = p.len() as u16;
+            p[2..4].copy_from_slice(&tot.to_be_bytes());
+            let flags = (offset / 8) as u16 | if more { 0x2000 } else { 0 };
+            p[6..8].copy_from_slice(&flags.to_be_bytes());
+            fix_v4(&mut p);
+            p
+        } else {
+            let mut p = whole;
+            let proto = p[6];
+            p[6] = 44;
+            p.extend_from_slice(&[proto, 0]);
+            p.extend_from_slice(&((offset as u16) | u16::from(more)).to_be_bytes());
+            p.extend_from_slice(&(rng.next() as u32).to_be_bytes());
+            p.extend_from_slice(part);
+            let plen = (p.len() - 40) as u16;
+            p[4..6].copy_from_slice(&plen.to_be_bytes());
+            p
+        }
+    }
+
     /// An ICMP error about a packet of the other side, cut at random.
     fn error(&self, rng: &mut Rng, v4: bool) -> Vec<u8> {
         // The quoted packet went the other way: built in the family the
@@ -460,6 +495,8 @@ fn ebpf_and_reference_agree_on_random_packets() {
             let v4 = rng.chance(50);
             let mut pkt = if rng.chance(30) {
                 gen.error(&mut rng, v4)
+            } else if rng.chance(15) {
+                gen.fragment(&mut rng, v4)
             } else {
                 let payload = rng.pick(&[0, 1, 7, 40, 300, 1000]) + rng.below(8) as usize;
                 gen.plain(&mut rng, v4, payload)

@@ -397,15 +397,12 @@ fn untranslatable_packets_are_dropped_by_reason() {
         let mut bad = v4(64);
         bad[ETH_LEN + 10] ^= 0xff;
         assert_dropped(gw, &bad, "drop_ipv4_checksum");
-        let mut frag = v4(64);
-        frag[ETH_LEN + 6] |= 0x20; // MF
-        fix_ipv4_checksum(&mut frag);
-        assert_dropped(gw, &frag, "drop_ipv4_fragment");
-        let mut later_frag = v4(64);
-        later_frag[ETH_LEN + 6] = 0;
-        later_frag[ETH_LEN + 7] = 8; // offset 64 bytes, DF off
-        fix_ipv4_checksum(&mut later_frag);
-        assert_dropped(gw, &later_frag, "drop_ipv4_fragment");
+        // Fragments are translated (fragments_are_translated_one_by_one),
+        // except ICMP ones: the ICMPv6 checksum covers the whole length.
+        let mut icmp_frag = ipv4_frame(PEER_MAC, GW_MAC, client_v4(64), L4::EchoRequest, &[1; 8]);
+        icmp_frag[ETH_LEN + 6] = 0x20; // MF, DF off
+        fix_ipv4_checksum(&mut icmp_frag);
+        assert_dropped(gw, &icmp_frag, "drop_icmp_fragment");
         let mut opts = v4(64);
         opts.splice(ETH_LEN + IPV4_LEN..ETH_LEN + IPV4_LEN, [1, 1, 1, 1]); // 4 NOPs
         opts[ETH_LEN] = 0x46;
@@ -457,9 +454,16 @@ fn untranslatable_packets_are_dropped_by_reason() {
             &ipv6_frame(PEER_MAC, GW_MAC, h1, L4::Tcp, &[]),
             "drop_ttl_expired",
         );
-        let mut frag6 = v6(L4::Tcp);
+        // An ICMPv6 message in a Fragment header.
+        let mut frag6 = v6(L4::EchoRequest);
         frag6[ETH_LEN + 6] = 44;
-        assert_dropped(gw, &frag6, "drop_ipv6_fragment");
+        let plen = u16::from_be_bytes([frag6[ETH_LEN + 4], frag6[ETH_LEN + 5]]) + 8;
+        frag6[ETH_LEN + 4..ETH_LEN + 6].copy_from_slice(&plen.to_be_bytes());
+        frag6.splice(
+            ETH_LEN + IPV6_LEN..ETH_LEN + IPV6_LEN,
+            [58, 0, 0, 1, 0, 0, 0, 7],
+        );
+        assert_dropped(gw, &frag6, "drop_icmp_fragment");
         let mut hbh = v6(L4::Tcp);
         hbh[ETH_LEN + 6] = 0;
         assert_dropped(gw, &hbh, "drop_ipv6_exthdr");
@@ -604,5 +608,164 @@ fn reconfiguring_removes_stale_served_prefixes() {
         let served = sixgate_bpf::pinned::read_served_prefixes(&gw.pin).unwrap();
         assert_eq!(served, vec!["203.0.113.0/24".parse().unwrap()]);
         assert_passed(gw, &to_server, "pass_ipv4_not_served");
+    });
+}
+
+/// A UDP datagram of `len` payload bytes between `src` and `dst` (4 or 16
+/// bytes each), checksum for that family's pseudo-header (RFC 768, 8200).
+fn udp_datagram(src: &[u8], dst: &[u8], len: usize) -> Vec<u8> {
+    let mut d = vec![0x9c, 0x41, 0x00, 0x07];
+    d.extend_from_slice(&((8 + len) as u16).to_be_bytes());
+    d.extend_from_slice(&[0, 0]);
+    d.extend(payload(len));
+    let mut sum: u32 = 17 + d.len() as u32;
+    for w in src.chunks(2).chain(dst.chunks(2)).chain(d.chunks(2)) {
+        sum += u32::from(u16::from_be_bytes([w[0], *w.get(1).unwrap_or(&0)]));
+    }
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    let c = !(sum as u16);
+    d[6..8].copy_from_slice(&(if c == 0 { 0xffff } else { c }).to_be_bytes());
+    d
+}
+
+fn eth(dst: [u8; 6], src: [u8; 6], ethertype: u16) -> Vec<u8> {
+    let mut f = dst.to_vec();
+    f.extend_from_slice(&src);
+    f.extend_from_slice(&ethertype.to_be_bytes());
+    f
+}
+
+/// An IPv4 fragment frame: `part` at byte `offset` of the datagram, MF.
+#[allow(clippy::too_many_arguments)] // one per header field the tests vary
+fn ipv4_fragment(
+    macs: ([u8; 6], [u8; 6]),
+    src: [u8; 4],
+    dst: [u8; 4],
+    ttl: u8,
+    id: u16,
+    offset: usize,
+    mf: bool,
+    part: &[u8],
+) -> Vec<u8> {
+    let mut f = eth(macs.1, macs.0, 0x0800);
+    let flags = ((offset / 8) as u16) | if mf { 0x2000 } else { 0 };
+    f.extend_from_slice(&[0x45, TOS]);
+    f.extend_from_slice(&((20 + part.len()) as u16).to_be_bytes());
+    f.extend_from_slice(&id.to_be_bytes());
+    f.extend_from_slice(&flags.to_be_bytes());
+    f.extend_from_slice(&[ttl, 17, 0, 0]);
+    f.extend_from_slice(&src);
+    f.extend_from_slice(&dst);
+    f.extend_from_slice(part);
+    fix_ipv4_checksum(&mut f);
+    f
+}
+
+/// An IPv6 frame with a Fragment header (written by hand: etherparse 0.16
+/// puts the offset and M in the wrong bits).
+#[allow(clippy::too_many_arguments)] // one per header field the tests vary
+fn ipv6_fragment(
+    macs: ([u8; 6], [u8; 6]),
+    src: [u8; 16],
+    dst: [u8; 16],
+    hop: u8,
+    id: u32,
+    offset: usize,
+    m: bool,
+    part: &[u8],
+) -> Vec<u8> {
+    let mut f = eth(macs.1, macs.0, 0x86dd);
+    f.extend_from_slice(&[0x60 | (TOS >> 4), TOS << 4, 0, 0]);
+    f.extend_from_slice(&((8 + part.len()) as u16).to_be_bytes());
+    f.extend_from_slice(&[44, hop]);
+    f.extend_from_slice(&src);
+    f.extend_from_slice(&dst);
+    f.extend_from_slice(&[17, 0]);
+    f.extend_from_slice(&(((offset as u16) & !7) | u16::from(m)).to_be_bytes());
+    f.extend_from_slice(&id.to_be_bytes());
+    f.extend_from_slice(part);
+    f
+}
+
+/// RFC 7915 4.1 and 5.1.1: fragments cross one by one, never reassembled.
+/// IPv4 -> IPv6 gains a Fragment header (offset, M, the Identification's
+/// low 16 bits); IPv6 -> IPv4 moves those into the IPv4 header with DF 0.
+/// Only the first fragment holds the UDP header; its checksum changes by
+/// the pseudo-header as for a whole datagram; later ones are copied.
+#[test]
+fn fragments_are_translated_one_by_one() {
+    with_gateway(ROUTED, |gw| {
+        gw.configure(POOL6, false);
+        let (c6, s6) = (embed(POOL6, CLIENT), embed(POOL6, SERVER));
+        // 4 -> 6: a 100-byte datagram in two fragments (48 + 60 bytes).
+        let d4 = udp_datagram(&CLIENT, &SERVER, 100);
+        let d6 = udp_datagram(&c6, &s6, 100);
+        for (offset, end, mf) in [(0, 48, true), (48, d4.len(), false)] {
+            let input = ipv4_fragment(
+                (PEER_MAC, GW_MAC),
+                CLIENT,
+                SERVER,
+                64,
+                0xbeef,
+                offset,
+                mf,
+                &d4[offset..end],
+            );
+            let out = gw.run_counted(&input, "xlat46_redirect");
+            let want = ipv6_fragment(
+                (GW_MAC, V6_NH_MAC),
+                c6,
+                s6,
+                63,
+                0xbeef,
+                offset,
+                mf,
+                &d6[offset..end],
+            );
+            assert_frame_eq(&out.data, &want, &format!("4->6 fragment at {offset}"));
+        }
+        // 6 -> 4: the same, the other way.
+        let d6 = udp_datagram(&s6, &c6, 100);
+        let d4 = udp_datagram(&SERVER, &CLIENT, 100);
+        for (offset, end, m) in [(0, 48, true), (48, d6.len(), false)] {
+            let input = ipv6_fragment(
+                (PEER_MAC, GW_MAC),
+                s6,
+                c6,
+                64,
+                0x1234_5678,
+                offset,
+                m,
+                &d6[offset..end],
+            );
+            let out = gw.run_counted(&input, "xlat64_redirect");
+            let want = ipv4_fragment(
+                (GW_MAC, V4_NH_MAC),
+                SERVER,
+                CLIENT,
+                63,
+                0x5678,
+                offset,
+                m,
+                &d4[offset..end],
+            );
+            assert_frame_eq(&out.data, &want, &format!("6->4 fragment at {offset}"));
+        }
+        // A first fragment with UDP checksum 0 cannot get a checksum.
+        let mut zero = udp_datagram(&CLIENT, &SERVER, 100);
+        zero[6..8].fill(0);
+        let input = ipv4_fragment(
+            (PEER_MAC, GW_MAC),
+            CLIENT,
+            SERVER,
+            64,
+            1,
+            0,
+            true,
+            &zero[..48],
+        );
+        assert_dropped(gw, &input, "drop_udp_zero_csum_fragment");
     });
 }
