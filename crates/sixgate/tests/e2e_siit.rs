@@ -316,6 +316,92 @@ fn port_unreachable_reaches_the_sender_both_ways() {
     );
 }
 
+/// Fragments cross the gateway both ways (RFC 7915 4.1, 5.1.1): 3000-byte
+/// UDP datagrams sent with DF=0 are fragmented by the sender's kernel,
+/// translated fragment by fragment, and reassembled by the receiver. The
+/// IPv6 link is 1600 bytes, so the client's 1500-byte fragments still fit
+/// with their 28 extra bytes (the gateway does not fragment again yet);
+/// towards the client, the server first learns the IPv4 path's MTU from
+/// the gateway's Packet Too Big (its first datagram is lost to that).
+#[test]
+fn fragmented_udp_datagrams_cross_both_ways() {
+    let env = Env::new();
+    env.topo
+        .gw
+        .ip(["link", "set", SiitTopology::GW_V6_IF, "mtu", "1600"])
+        .unwrap();
+    env.topo
+        .server
+        .ip(["link", "set", SiitTopology::SERVER_IF, "mtu", "1600"])
+        .unwrap();
+    // Receives for up to 5 s; prints the SHA-256 of each datagram.
+    let receiver = |family: &str, bind: &str| {
+        format!(
+            "import hashlib, socket\n\
+             s = socket.socket(socket.{family}, socket.SOCK_DGRAM)\n\
+             s.bind(({bind:?}, 9000))\n\
+             s.settimeout(5)\n\
+             try:\n    while True:\n        d = s.recv(65535)\n        print(len(d), hashlib.sha256(d).hexdigest(), flush=True)\n\
+             except socket.timeout:\n    pass\n"
+        )
+    };
+    // Sends the datagram 8 times, 150 ms apart, DF off (IPv4: no PMTUD).
+    let sender = |family: &str, to: String| {
+        format!(
+            "import socket, time\n\
+             s = socket.socket(socket.{family}, socket.SOCK_DGRAM)\n\
+             if socket.{family} == socket.AF_INET:\n    s.setsockopt(socket.IPPROTO_IP, 10, 0)  # IP_MTU_DISCOVER = DONT\n\
+             d = bytes((i * 7 + 3) % 256 for i in range(3000))\n\
+             for _ in range(8):\n    s.sendto(d, ({to:?}, 9000))\n    time.sleep(0.15)\n"
+        )
+    };
+    let data: Vec<u8> = (0..3000).map(|i| ((i * 7 + 3) % 256) as u8).collect();
+    let want = format!("3000 {}", sha256_hex(&data));
+    for (what, rx_ns, rx_family, rx_bind, tx_ns, tx_family, to) in [
+        (
+            "IPv4 client -> IPv6 server",
+            &env.topo.server,
+            "AF_INET6",
+            "::",
+            &env.topo.client,
+            "AF_INET",
+            SiitTopology::SERVER_V4.to_string(),
+        ),
+        (
+            "IPv6 server -> IPv4 client",
+            &env.topo.client,
+            "AF_INET",
+            "0.0.0.0",
+            &env.topo.server,
+            "AF_INET6",
+            SiitTopology::CLIENT_V6.to_string(),
+        ),
+    ] {
+        let rx = rx_ns
+            .spawn(
+                format!("UDP receiver, {what}"),
+                rx_ns.cmd("python3", ["-c".to_string(), receiver(rx_family, rx_bind)]),
+            )
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+        env.run_ok(
+            what,
+            tx_ns.cmd("python3", ["-c".to_string(), sender(tx_family, to)]),
+        );
+        rx.wait_timeout(Duration::from_secs(15)).unwrap();
+        let got = rx.stdout_lines();
+        assert!(
+            got.iter().any(|l| l.trim() == want),
+            "{what}: no intact 3000-byte datagram arrived; got {got:?}\n{}",
+            env.diagnostics()
+        );
+        assert!(
+            got.iter().all(|l| l.trim() == want),
+            "{what}: a damaged datagram arrived: {got:?}"
+        );
+    }
+}
+
 #[test]
 fn server_sees_client_as_pool6_address() {
     let env = Env::with_http();
