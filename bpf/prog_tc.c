@@ -68,7 +68,6 @@ static __always_inline int classify(struct __sk_buff *skb, __u32 *counter)
 
 			if (svc) {
 				__u32 id = svc->id, len = skb->len;
-
 				int ret = nat46_forward(skb, cfg, svc, counter);
 
 				return classify_nat46_result(ret, *counter, id, SVC_FORWARD, len);
@@ -93,7 +92,6 @@ static __always_inline int classify(struct __sk_buff *skb, __u32 *counter)
 				r = bpf_map_lookup_elem(&sixgate_ct6, &rk);
 				if (r) {
 					__u32 id = r->svc_id, len = skb->len;
-
 					int ret = nat46_reply(skb, cfg, &rk, r, counter);
 
 					return classify_nat46_result(ret, *counter, id, SVC_REPLY, len);

@@ -52,9 +52,18 @@ pub fn run(path: &Path, detach_on_exit: bool) -> anyhow::Result<()> {
     let interfaces = interfaces(&config);
     // Held until we return: no second daemon on the same pins meanwhile.
     let _lock = PinLock::acquire(&config.pin_path)?;
+    let restart = !pinned_interfaces(&config.pin_path)?.is_empty();
     attach(&config, &interfaces)?;
     let dp = match program_services(&config, &store) {
         Ok(dp) => dp,
+        // On a restart the maps still hold the services the running data
+        // path serves: detaching would cut every flow for a problem with
+        // one service. On a first start there is nothing to keep.
+        Err(e) if restart => {
+            return Err(e.context(
+                "the data path keeps running with the services it had; fix the error and run again",
+            ))
+        }
         Err(e) => {
             detach_all(&config, &interfaces);
             return Err(e);
