@@ -2,14 +2,21 @@
 //! packet's family: Time Exceeded, Fragmentation Needed / Packet Too Big,
 //! Source Route Failed, Parameter Problem.
 //!
-//! Layout (a choice; RFC 7915 leaves it open): ICMPv4 errors come from
-//! `rfc6791_pool4[0]`, IPv4 header TOS 0, Identification 0, DF=1 (an atomic
-//! datagram, RFC 6864 4.1), TTL 64, and quote as much of the offending
+//! Layout (a choice; RFC 7915 leaves it open; the eBPF data path,
+//! bpf/lib/icmp_reply.h, builds the same bytes): ICMPv4 errors have IPv4
+//! header TOS 0xc0 (precedence "internetwork control") , Identification 0,
+//! DF=0, TTL 64, as Linux sends its own, and quote as much of the offending
 //! datagram as received as keeps the whole error within 576 bytes (RFC 1812
-//! 4.3.2.3). ICMPv6 errors come from `rfc6791_pool6`, Traffic Class 0, flow
-//! label 0, hop limit 64, and quote as much of the offending packet as keeps
-//! the error within 1280 bytes (RFC 4443 2.4 (c)). Without a source address
-//! the packet is dropped with the error's own reason.
+//! 4.3.2.3). ICMPv6 errors have Traffic Class 0, flow label 0, hop limit 64,
+//! and quote as much of the offending packet as keeps the error within 1280
+//! bytes (RFC 4443 2.4 (c)).
+//!
+//! Sources ([`ReplySource`]): "too big" errors come from the offending
+//! packet's destination, answering for the path towards it, which needs no
+//! address of the translator's own (path MTU discovery matches them by the
+//! quote); Time Exceeded, Source Route Failed and Parameter Problem come
+//! from `rfc6791_pool4[0]` / `rfc6791_pool6`, so that traceroute shows the
+//! gateway, and without one the packet is dropped with the error's reason.
 
 use super::header::{emit_ipv6, Ipv4Out, IPV4_HLEN, IPV6_HLEN};
 use super::{proto, DropReason, Outcome, XlatConfig};
@@ -22,6 +29,18 @@ pub const ICMP4_ERROR_MAX: usize = 576;
 /// RFC 4443 2.4 (c): an ICMPv6 error is at most 1280 bytes.
 pub const ICMP6_ERROR_MAX: usize = 1280;
 
+/// Where an error the gateway sends comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplySource {
+    /// The RFC 6791 pool's first address (dropped without one).
+    Pool,
+    /// The offending packet's destination.
+    Destination,
+}
+
+/// TOS of the ICMPv4 errors the gateway sends (IPTOS_PREC_INTERNETCONTROL).
+pub const REPLY_TOS: u8 = 0xc0;
+
 /// An ICMPv4 error of `ty`/`code` with `field` as bytes 4-7 about `orig`
 /// (an IPv4 packet, as received), sent to its source.
 pub fn icmp4(
@@ -30,10 +49,15 @@ pub fn icmp4(
     ty: u8,
     code: u8,
     field: [u8; 4],
+    from: ReplySource,
     why: DropReason,
 ) -> Outcome {
-    let Some(&src) = cfg.rfc6791_pool4.first() else {
-        return Outcome::Drop(why);
+    let src = match from {
+        ReplySource::Destination => std::net::Ipv4Addr::new(orig[16], orig[17], orig[18], orig[19]),
+        ReplySource::Pool => match cfg.rfc6791_pool4.first() {
+            Some(&a) => a,
+            None => return Outcome::Drop(why),
+        },
     };
     let dst = std::net::Ipv4Addr::new(orig[12], orig[13], orig[14], orig[15]);
     let quote = &orig[..orig.len().min(ICMP4_ERROR_MAX - IPV4_HLEN - 8)];
@@ -44,10 +68,10 @@ pub fn icmp4(
     msg[2..4].copy_from_slice(&c.to_be_bytes());
     let mut out = Vec::with_capacity(IPV4_HLEN + msg.len());
     Ipv4Out {
-        tos: 0,
+        tos: REPLY_TOS,
         total_len: (IPV4_HLEN + msg.len()) as u16,
         ident: 0,
-        df: true,
+        df: false,
         mf: false,
         frag_offset: 0,
         ttl: REPLY_HOP_LIMIT,
@@ -68,10 +92,19 @@ pub fn icmp6(
     ty: u8,
     code: u8,
     field: [u8; 4],
+    from: ReplySource,
     why: DropReason,
 ) -> Outcome {
-    let Some(src) = cfg.rfc6791_pool6 else {
-        return Outcome::Drop(why);
+    let src = match from {
+        ReplySource::Destination => {
+            let mut a = [0u8; 16];
+            a.copy_from_slice(&orig[24..40]);
+            std::net::Ipv6Addr::from(a)
+        }
+        ReplySource::Pool => match cfg.rfc6791_pool6 {
+            Some(a) => a,
+            None => return Outcome::Drop(why),
+        },
     };
     let mut d = [0u8; 16];
     d.copy_from_slice(&orig[8..24]);

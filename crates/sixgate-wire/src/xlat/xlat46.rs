@@ -8,6 +8,7 @@ use super::header::{
 };
 use super::icmp::{icmp4_to_6, is_icmp4_error, IcmpKind};
 use super::mapping::{map_4to6, serves_ipv4};
+use super::reply::ReplySource;
 use super::{
     inner, proto, reply, Context, DropReason, Outcome, PassReason, UdpZeroChecksum, XlatConfig,
 };
@@ -43,14 +44,30 @@ pub fn translate(pkt: &[u8], cfg: &XlatConfig, ctx: &Context) -> Outcome {
         if !may_reply {
             return Outcome::Drop(DropReason::TtlExpired);
         }
-        return reply::icmp4(cfg, pkt, 11, 0, [0; 4], DropReason::TtlExpired);
+        return reply::icmp4(
+            cfg,
+            pkt,
+            11,
+            0,
+            [0; 4],
+            ReplySource::Pool,
+            DropReason::TtlExpired,
+        );
     }
     // RFC 7915 4.1: options are ignored, but an unexpired source route
     // option MUST NOT be translated: ICMPv4 Source Route Failed (3/5).
     match source_route_unexpired(&pkt[IPV4_HLEN..h.hlen]) {
         None => return Outcome::Drop(DropReason::Truncated),
         Some(true) if may_reply => {
-            return reply::icmp4(cfg, pkt, 3, 5, [0; 4], DropReason::Ipv4SourceRoute)
+            return reply::icmp4(
+                cfg,
+                pkt,
+                3,
+                5,
+                [0; 4],
+                ReplySource::Pool,
+                DropReason::Ipv4SourceRoute,
+            )
         }
         Some(true) => return Outcome::Drop(DropReason::Ipv4SourceRoute),
         Some(false) => {}
@@ -201,6 +218,7 @@ fn build(
                 3,
                 4,
                 [0, 0, hi, lo],
+                ReplySource::Destination,
                 DropReason::FragNeeded,
             ));
         }

@@ -11,6 +11,7 @@ use super::icmp::{icmp6_to_4, is_icmp6_error, IcmpKind};
 use super::mapping::{
     ipv6_is_illegal_source, map_6to4, map_source_6to4, rfc6791_pick4, serves_ipv4, serves_ipv6,
 };
+use super::reply::ReplySource;
 use super::{inner, proto, reply, xlat46, Context, DropReason, Outcome, PassReason, XlatConfig};
 use crate::{checksum, ipv4_is_illegal_source, xlat::ipv4_identification};
 
@@ -57,7 +58,15 @@ pub fn translate(pkt: &[u8], cfg: &XlatConfig, ctx: &Context) -> Outcome {
         if !may_reply {
             return Outcome::Drop(DropReason::TtlExpired);
         }
-        return reply::icmp6(cfg, pkt, 3, 0, [0; 4], DropReason::TtlExpired);
+        return reply::icmp6(
+            cfg,
+            pkt,
+            3,
+            0,
+            [0; 4],
+            ReplySource::Pool,
+            DropReason::TtlExpired,
+        );
     }
     // RFC 7915 5.1: a Routing header with Segments Left > 0 MUST NOT be
     // translated; ICMPv6 Parameter Problem 4/0 pointing at Segments Left.
@@ -66,7 +75,15 @@ pub fn translate(pkt: &[u8], cfg: &XlatConfig, ctx: &Context) -> Outcome {
             return Outcome::Drop(DropReason::Ipv6SegmentsLeft);
         }
         let ptr = (at as u32).to_be_bytes();
-        return reply::icmp6(cfg, pkt, 4, 0, ptr, DropReason::Ipv6SegmentsLeft);
+        return reply::icmp6(
+            cfg,
+            pkt,
+            4,
+            0,
+            ptr,
+            ReplySource::Pool,
+            DropReason::Ipv6SegmentsLeft,
+        );
     }
     match build(pkt, &h, &chain, cfg, ctx, may_reply) {
         Ok(o) => o,
@@ -203,6 +220,7 @@ fn build(
         2,
         0,
         mtu.to_be_bytes(),
+        ReplySource::Destination,
         DropReason::FragNeeded,
     ))
 }

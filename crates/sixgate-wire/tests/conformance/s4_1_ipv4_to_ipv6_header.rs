@@ -97,7 +97,7 @@ fn options_are_ignored() {
 
 /// 4.1 MUST: an unexpired Source Route option (LSRR / SSRR) is not
 /// translated; ICMPv4 Destination Unreachable / Source Route Failed (3/5) is
-/// returned. Reply layout: from rfc6791_pool4[0], TOS 0, ID 0, DF, TTL 64,
+/// returned. Reply layout: from rfc6791_pool4[0], TOS 0xc0, ID 0, DF 0, TTL 64,
 /// the whole offending datagram quoted (it is below 576 bytes).
 #[test]
 fn unexpired_source_route_gets_source_route_failed() {
@@ -105,8 +105,7 @@ fn unexpired_source_route_gets_source_route_failed() {
         let mut v4 = V4::new(C4, S4, TCP);
         v4.options = vec![1, opt, 7, 4, 192, 0, 2, 99];
         let pkt = tcp_in(&v4, b"sr");
-        let mut r = V4::new(GW4, C4, 1);
-        r.id = 0;
+        let r = gw_reply4(GW4);
         let want = r.build(&icmp4(3, 5, [0; 4], &pkt));
         assert_bytes(&reply(translate(&pkt, &cfg(), &ctx(1500))), &want);
         let mut c = cfg();
@@ -144,8 +143,7 @@ fn ttl_expiry_gets_time_exceeded() {
     let mut v4 = V4::new(C4, S4, TCP);
     v4.ttl = 1;
     let pkt = tcp_in(&v4, b"ttl");
-    let mut r = V4::new(GW4, C4, 1);
-    r.id = 0;
+    let r = gw_reply4(GW4);
     assert_bytes(
         &reply(translate(&pkt, &cfg(), &ctx(1500))),
         &r.build(&icmp4(11, 0, [0; 4], &pkt)),
@@ -169,8 +167,7 @@ fn time_exceeded_quote_is_cut_at_576() {
     let mut v4 = V4::new(C4, S4, TCP);
     v4.ttl = 0;
     let pkt = tcp_in(&v4, &payload(1000));
-    let mut r = V4::new(GW4, C4, 1);
-    r.id = 0;
+    let r = gw_reply4(GW4);
     let out = reply(translate(&pkt, &cfg(), &ctx(1500)));
     assert_eq!(out.len(), 576);
     assert_bytes(&out, &r.build(&icmp4(11, 0, [0; 4], &pkt[..548])));
@@ -346,8 +343,8 @@ fn df0_packets_fragmented_to_lowest_ipv6_mtu() {
 #[test]
 fn df1_too_big_gets_fragmentation_needed() {
     let pkt = tcp_in(&V4::new(C4, S4, TCP), &payload(1300));
-    let mut r = V4::new(GW4, C4, 1);
-    r.id = 0;
+    // From the packet's destination: no address of the gateway's needed.
+    let r = gw_reply4(S4);
     assert_eq!(pkt.len(), 1340);
     let mtu = (1350u16 - 20).to_be_bytes();
     let want = r.build(&icmp4(3, 4, [0, 0, mtu[0], mtu[1]], &pkt[..548]));
@@ -357,5 +354,15 @@ fn df1_too_big_gets_fragmentation_needed() {
     assert_eq!(out.len(), 20 + pkt.len());
     let mut c = cfg();
     c.rfc6791_pool4.clear();
-    assert_eq!(dropped(translate(&pkt, &c, &ctx(1350))), "drop_frag_needed");
+    assert_bytes(&reply(translate(&pkt, &c, &ctx(1350))), &want);
+}
+
+/// The IPv4 header of an error the gateway sends from `src` to the client:
+/// TOS 0xc0, Identification 0, DF 0, TTL 64 (sixgate_wire::xlat::reply).
+fn gw_reply4(src: [u8; 4]) -> V4 {
+    let mut r = V4::new(src, C4, 1);
+    r.id = 0;
+    r.tos = 0xc0;
+    r.df = false;
+    r
 }
