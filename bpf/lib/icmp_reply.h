@@ -7,13 +7,16 @@
  * Today: "too big after translation" (RFC 7915 4.1 and 5.1 with RFC 1191 /
  * RFC 8201 path MTU discovery): an IPv4 packet with DF set gets ICMP
  * Fragmentation Needed, an IPv6 packet ICMPv6 Packet Too Big, with the MTU
- * the sender must use so that the *translated* packet fits.
+ * the sender must use so that the *translated* packet fits; and an IPv4
+ * packet whose TTL expires gets Time Exceeded (RFC 7915 4.1, RFC 1812).
  *
- * The error's source is the original packet's destination: the translator
- * answers on behalf of the path towards it (for an IPv4 client that is the
- * IPv4 form of the IPv6 server, or a NAT46 VIP), which needs no address of
- * its own. Path MTU discovery matches errors by the quoted packet, not by
- * their source. */
+ * A too-big error's source is the original packet's destination: the
+ * translator answers on behalf of the path towards it (for an IPv4 client
+ * that is the IPv4 form of the IPv6 server, or a NAT46 VIP), which needs no
+ * address of its own; path MTU discovery matches errors by the quoted
+ * packet. Time Exceeded comes from the RFC 6791 pool4's first address, so
+ * that traceroute shows the gateway (and is not sent without one).
+ * The layout matches sixgate_wire::xlat::reply byte for byte. */
 #ifndef SIXGATE_ICMP_REPLY_H
 #define SIXGATE_ICMP_REPLY_H
 
@@ -23,14 +26,14 @@
 /* TTL / hop limit of errors the gateway sends (as Linux does). */
 #define ICMP_REPLY_TTL 64
 
-/* RFC 1191 section 4: Fragmentation Needed carries the next-hop MTU in the
- * low 16 bits of the second word. */
-struct icmp4_frag_needed {
+/* An ICMPv4 error header: the second word is unused, a pointer, or (RFC
+ * 1191 section 4, Fragmentation Needed) the next-hop MTU in its low 16
+ * bits. */
+struct icmp4_error_hdr {
 	__u8 type;
 	__u8 code;
 	__sum16 checksum;
-	__be16 unused;
-	__be16 mtu;
+	__be32 word;
 };
 
 /* Swap the Ethernet addresses so that the frame goes back to its sender. */
@@ -50,17 +53,19 @@ static __always_inline int icmp_reply_eth(struct __sk_buff *skb, __be16 proto)
 	return 0;
 }
 
-/* The IPv4 packet at ETH_HLEN (DF set, `tot_len` bytes, checked by
- * xlat46_parse) becomes an ICMP Fragmentation Needed (3/4) with `mtu`,
- * quoting as much of it as fits in 576 bytes, sent back out of the ingress
+/* The IPv4 packet at ETH_HLEN (`tot_len` bytes, checked by xlat46_parse)
+ * becomes the ICMP error `type_code` (type << 8 | code) with second word
+ * `word` (host order), from `from` (0: the packet's destination), quoting as
+ * much of the packet as fits in 576 bytes, sent back out of the ingress
  * interface. A global function: verified once, not once per caller.
  * Returns TC_ACT_REDIRECT or a negative DROP reason. */
-__attribute__((noinline)) int icmp4_send_frag_needed(struct __sk_buff *skb, __u32 tot_len, __u32 mtu)
+__attribute__((noinline)) int icmp4_send_error(struct __sk_buff *skb, __u32 tot_len, __u32 type_code,
+					       __u32 word, __be32 from)
 {
 	void *data = (void *)(long)skb->data;
 	void *data_end = (void *)(long)skb->data_end;
 	struct iphdr *ip4 = data + ETH_HLEN;
-	struct icmp4_frag_needed *icmp;
+	struct icmp4_error_hdr *icmp;
 	__u32 quote, len;
 	__be32 src, dst;
 	__s64 sum;
@@ -68,7 +73,7 @@ __attribute__((noinline)) int icmp4_send_frag_needed(struct __sk_buff *skb, __u3
 	if ((void *)(ip4 + 1) > data_end)
 		return DROP(DROP_TRUNCATED);
 	src = ip4->saddr;
-	dst = ip4->daddr;
+	dst = from ? from : ip4->daddr;
 	quote = tot_len < ICMP4_ERROR_MAX - IPV4_HLEN - ICMP_HLEN ? tot_len :
 								      ICMP4_ERROR_MAX - IPV4_HLEN - ICMP_HLEN;
 	if (bpf_skb_change_tail(skb, ETH_HLEN + quote, 0))
@@ -97,11 +102,10 @@ __attribute__((noinline)) int icmp4_send_frag_needed(struct __sk_buff *skb, __u3
 	ip4->daddr = src;
 	ip4->check = 0;
 	ip4->check = csum_ipv4_header(ip4);
-	icmp->type = ICMP_DEST_UNREACH;
-	icmp->code = ICMP_FRAG_NEEDED;
+	icmp->type = (__u8)(type_code >> 8);
+	icmp->code = (__u8)type_code;
 	icmp->checksum = 0;
-	icmp->unused = 0;
-	icmp->mtu = bpf_htons((__u16)mtu);
+	icmp->word = bpf_htonl(word);
 
 	sum = csum_skb_bytes(skb, ETH_HLEN + IPV4_HLEN, ICMP_HLEN + quote, 0);
 	if (sum < 0)

@@ -242,6 +242,8 @@ static __always_inline int nat46_forward(struct __sk_buff *skb, const struct six
 	if (!n46)
 		return DROP(DROP_NAT46_NO_CONFIG);
 	ret = xlat46_parse(skb, &p);
+	if (ret == XLAT_TTL_EXPIRED)
+		return DROP(DROP_TTL_EXPIRED);
 	if (ret)
 		return ret;
 	if ((svc->flags & SVC_F_SOURCE_RANGES) && !nat46_source_allowed(svc->id, p.src4))

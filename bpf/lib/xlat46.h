@@ -60,8 +60,13 @@ static __always_inline bool xlat46_is_served(__be32 dst)
 	return bpf_map_lookup_elem(&sixgate_served_v4, &key) != NULL;
 }
 
+/* xlat46_parse / xlat64_parse: the TTL / hop limit would expire (not an
+ * error by itself: the gateway may answer Time Exceeded). */
+#define XLAT_TTL_EXPIRED 1
+
 /* The checks RFC 7915 4.1 makes before translating, on the packet at
- * ETH_HLEN; fills *p. Returns 0 or a negative DROP reason. */
+ * ETH_HLEN; fills *p. Returns 0, XLAT_TTL_EXPIRED (p->l4_len is set), or a
+ * negative DROP reason. */
 static __always_inline int xlat46_parse(struct __sk_buff *skb, struct xlat46_pkt *p)
 {
 	void *data = (void *)(long)skb->data;
@@ -95,9 +100,9 @@ static __always_inline int xlat46_parse(struct __sk_buff *skb, struct xlat46_pkt
 	if (ipv4_is_illegal_source(p->src4))
 		return DROP(DROP_ILLEGAL_SOURCE);
 	/* RFC 7915 4.1: TTL is decremented; a packet it would expire is not
-	 * translated (Time Exceeded is sent by a later version). */
+	 * translated: the caller may answer Time Exceeded. */
 	if (ip4->ttl <= 1)
-		return DROP(DROP_TTL_EXPIRED);
+		return XLAT_TTL_EXPIRED;
 	p->tos = ip4->tos;
 	p->ttl = ip4->ttl;
 	p->sport = 0;
@@ -236,7 +241,8 @@ static __always_inline int xlat46_emit(struct __sk_buff *skb, const struct sixga
 		if (!p->df)
 			return DROP(DROP_FRAG_NEEDED);
 		*counter = SG_ICMP_FRAG_NEEDED_SENT;
-		return icmp4_send_frag_needed(skb, l4_len + IPV4_HLEN, fib->mtu_result - IP_HDR_DELTA);
+		return icmp4_send_error(skb, l4_len + IPV4_HLEN, ICMP_DEST_UNREACH << 8 | ICMP_FRAG_NEEDED,
+					(__u32)fib->mtu_result - IP_HDR_DELTA, 0);
 	}
 	/* Exactly one decrement end to end: ours when we forward, the
 	 * kernel's when it does. */
@@ -354,6 +360,29 @@ static __always_inline int xlat46_emit(struct __sk_buff *skb, const struct sixga
 /* ICMP errors need the structs above. */
 #include "icmp_error46.h"
 
+/* RFC 7915 4.1 (the translator is a router, RFC 1812 5.3.1): an IPv4 packet
+ * whose TTL expires here is answered with Time Exceeded (11/0) from the RFC
+ * 6791 pool4's first address, unless it is an ICMP error or a later
+ * fragment (RFC 1812 4.3.2.7), or there is no pool: then it is dropped. */
+static __always_inline int xlat46_time_exceeded(struct __sk_buff *skb, const struct sixgate_config *cfg,
+						__u32 tot_len, __u32 *counter)
+{
+	void *data = (void *)(long)skb->data;
+	void *data_end = (void *)(long)skb->data_end;
+	struct iphdr *ip4 = data + ETH_HLEN;
+	struct icmphdr *icmp = data + L4_OFF4;
+
+	if ((void *)(ip4 + 1) > data_end)
+		return DROP(DROP_TRUNCATED);
+	if (cfg->rfc6791_count == 0 || (ip4->frag_off & bpf_htons(IPV4_FRAG_OFFSET_MASK)))
+		return DROP(DROP_TTL_EXPIRED);
+	if (ip4->protocol == IPPROTO_ICMP &&
+	    ((void *)(icmp + 1) > data_end || icmp4_is_error(icmp->type)))
+		return DROP(DROP_TTL_EXPIRED);
+	*counter = SG_ICMP_TIME_EXCEEDED_SENT;
+	return icmp4_send_error(skb, tot_len, ICMP_TIME_EXCEEDED << 8, 0, cfg->rfc6791_pool4[0]);
+}
+
 /* Stateless SIIT (RFC 7915 4, RFC 6052): translate the IPv4 packet in `skb`,
  * whose destination is served, with both addresses embedded in pool6. */
 static __always_inline int xlat46(struct __sk_buff *skb, const struct sixgate_config *cfg, __u32 *counter)
@@ -363,6 +392,8 @@ static __always_inline int xlat46(struct __sk_buff *skb, const struct sixgate_co
 	int ret;
 
 	ret = xlat46_parse(skb, &p);
+	if (ret == XLAT_TTL_EXPIRED)
+		return xlat46_time_exceeded(skb, cfg, p.l4_len + IPV4_HLEN, counter);
 	if (ret)
 		return ret;
 	if (rfc6052_wkp_forbids(cfg, p.src4, p.dst4))

@@ -148,7 +148,8 @@ static __always_inline int xlat64_parse(struct __sk_buff *skb, struct xlat64_pkt
 	if (ipv6_is_exthdr(p->proto))
 		return DROP(DROP_IPV6_EXTHDR);
 	/* RFC 7915 5.1: hop limit is decremented; expiring packets are not
-	 * translated (Time Exceeded comes in a later version). */
+	 * translated (the gateway does not send Time Exceeded towards IPv6
+	 * yet: that needs an RFC 6791 IPv6 source). */
 	if (ip6->hop_limit <= 1)
 		return DROP(DROP_TTL_EXPIRED);
 	p->src6.in6 = ip6->saddr;

@@ -486,10 +486,22 @@ fn ebpf_and_reference_agree_on_random_packets() {
         .and_then(|v| u64::from_str_radix(v.trim_start_matches("0x"), 16).ok())
         .unwrap_or(DEFAULT_SEED);
     with_gateway(ROUTED, move |gw| {
-        gw.configure(POOL6, false);
+        // An RFC 6791 pool4: Time Exceeded towards IPv4 clients and
+        // ICMPv6 errors from IPv6 routers are compared too.
+        let rfc6791 = vec![Ipv4Addr::new(203, 0, 113, 1)];
+        gw.dp
+            .configure(&sixgate_bpf::SiitParams {
+                pool6: POOL6.parse().unwrap(),
+                ipv4_prefixes: vec![SERVED.parse().unwrap()],
+                wkp_allow_non_global: false,
+                veth_ifindexes: Vec::new(),
+                rfc6791_pool4: rfc6791.clone(),
+            })
+            .unwrap();
         let pool6: Rfc6052Prefix = POOL6.parse().unwrap();
         let mut cfg = XlatConfig::new(pool6);
         cfg.ipv4_prefixes = vec![SERVED.parse::<Ipv4Prefix>().unwrap()];
+        cfg.rfc6791_pool4 = rfc6791;
         let ctx = Context {
             egress_mtu: EGRESS_MTU,
         };

@@ -769,3 +769,54 @@ fn fragments_are_translated_one_by_one() {
         assert_dropped(gw, &input, "drop_udp_zero_csum_fragment");
     });
 }
+
+/// RFC 7915 4.1 (the translator is a router): an IPv4 packet whose TTL
+/// expires at the gateway is answered with Time Exceeded (11/0) from the
+/// RFC 6791 pool4's first address, quoting it; never about an ICMP error;
+/// without a pool it is dropped.
+#[test]
+fn expiring_ipv4_packets_get_time_exceeded_from_the_pool() {
+    with_gateway(ROUTED, |gw| {
+        gw.configure(POOL6, false);
+        let input = ipv4_frame(PEER_MAC, GW_MAC, client_v4(1), L4::Tcp, &payload(30));
+        assert_dropped(gw, &input, "drop_ttl_expired");
+
+        let pool = Ipv4Addr::new(203, 0, 113, 1);
+        gw.dp
+            .configure(&sixgate_bpf::SiitParams {
+                pool6: POOL6.parse().unwrap(),
+                ipv4_prefixes: vec!["198.51.100.0/24".parse().unwrap()],
+                wkp_allow_non_global: false,
+                veth_ifindexes: Vec::new(),
+                rfc6791_pool4: vec![pool],
+            })
+            .unwrap();
+        let out = gw.run_counted(&input, "icmp_time_exceeded_sent");
+        assert_eq!(out.ret, TC_ACT_REDIRECT);
+        let mut ip =
+            etherparse::Ipv4Header::new(0, 64, etherparse::IpNumber::ICMP, pool.octets(), CLIENT)
+                .unwrap();
+        ip.dscp = etherparse::Ipv4Dscp::try_new(0xc0 >> 2).unwrap();
+        ip.dont_fragment = false;
+        let mut want = Vec::new();
+        etherparse::PacketBuilder::ethernet2(GW_MAC, PEER_MAC)
+            .ip(etherparse::IpHeaders::Ipv4(ip, Default::default()))
+            .icmpv4(etherparse::Icmpv4Type::TimeExceeded(
+                etherparse::icmpv4::TimeExceededCode::TtlExceededInTransit,
+            ))
+            .write(&mut want, &input[ETH_LEN..])
+            .unwrap();
+        assert_frame_eq(&out.data, &want, "time exceeded");
+
+        // Not about an ICMP error.
+        let mut err = ipv4_frame(
+            PEER_MAC,
+            GW_MAC,
+            client_v4(1),
+            L4::EchoRequest,
+            &payload(28),
+        );
+        err[ETH_LEN + IPV4_LEN] = 3;
+        assert_dropped(gw, &err, "drop_ttl_expired");
+    });
+}
