@@ -19,6 +19,10 @@ use crate::dataplane::ServiceDataplane;
 use crate::nat46::BpfDataplane;
 use crate::store::ServiceStore;
 
+/// What a failed restart says about the data path it leaves in place.
+const KEPT_RUNNING: &str =
+    "the data path keeps running with the services it had; fix the error and run again";
+
 /// How often expired connection-tracking entries are deleted.
 const SWEEP_INTERVAL: Duration = Duration::from_secs(10);
 
@@ -59,11 +63,7 @@ pub fn run(path: &Path, detach_on_exit: bool) -> anyhow::Result<()> {
         // On a restart the maps still hold the services the running data
         // path serves: detaching would cut every flow for a problem with
         // one service. On a first start there is nothing to keep.
-        Err(e) if restart => {
-            return Err(e.context(
-                "the data path keeps running with the services it had; fix the error and run again",
-            ))
-        }
+        Err(e) if restart => return Err(e.context(KEPT_RUNNING)),
         Err(e) => {
             detach_all(&config, &interfaces);
             return Err(e);

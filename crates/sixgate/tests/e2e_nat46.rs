@@ -285,6 +285,7 @@ fn weighted_maglev_spreads_new_connections() {
         N,
         "requests logged: {counts:?}"
     );
+    eprintln!("{N} connections per backend (weights {WEIGHTS:?}): {counts:?}");
     let total: u32 = WEIGHTS.iter().sum();
     for (i, (&c, w)) in counts.iter().zip(WEIGHTS).enumerate() {
         let share = 100.0 * c as f64 / N as f64;
