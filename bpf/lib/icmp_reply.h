@@ -67,13 +67,13 @@ __attribute__((noinline)) int icmp4_send_error(struct __sk_buff *skb, __u32 tot_
 	struct iphdr *ip4 = data + ETH_HLEN;
 	struct icmp4_error_hdr *icmp;
 	__u32 quote, len;
-	__be32 src, dst;
+	__be32 to, sender;
 	__s64 sum;
 
 	if ((void *)(ip4 + 1) > data_end)
 		return DROP(DROP_TRUNCATED);
-	src = ip4->saddr;
-	dst = from ? from : ip4->daddr;
+	to = ip4->saddr; /* the error goes back to the packet's source */
+	sender = from ? from : ip4->daddr;
 	quote = tot_len < ICMP4_ERROR_MAX - IPV4_HLEN - ICMP_HLEN ? tot_len :
 								      ICMP4_ERROR_MAX - IPV4_HLEN - ICMP_HLEN;
 	if (bpf_skb_change_tail(skb, ETH_HLEN + quote, 0))
@@ -98,8 +98,8 @@ __attribute__((noinline)) int icmp4_send_error(struct __sk_buff *skb, __u32 tot_
 	ip4->frag_off = 0;
 	ip4->ttl = ICMP_REPLY_TTL;
 	ip4->protocol = IPPROTO_ICMP;
-	ip4->saddr = dst;
-	ip4->daddr = src;
+	ip4->saddr = sender;
+	ip4->daddr = to;
 	ip4->check = 0;
 	ip4->check = csum_ipv4_header(ip4);
 	icmp->type = (__u8)(type_code >> 8);
@@ -161,6 +161,7 @@ __attribute__((noinline)) int icmp6_send_packet_too_big(struct __sk_buff *skb, _
 	ip6->payload_len = bpf_htons((__u16)plen);
 	ip6->nexthdr = IPPROTO_ICMPV6;
 	ip6->hop_limit = ICMP_REPLY_TTL;
+	/* From the packet's destination, back to its source. */
 	ip6->saddr = dst.in6;
 	ip6->daddr = src.in6;
 	icmp6->icmp6_type = ICMPV6_PKT_TOOBIG;
