@@ -102,6 +102,11 @@ static __always_inline int xlat64_icmp_error(struct __sk_buff *skb, const struct
 	w = bpf_map_lookup_elem(&sixgate_icmp64_scratch, &zero);
 	if (!w || !fib)
 		return DROP(DROP_HELPER_FAILED);
+	/* Extension headers in front of the ICMPv6 header go first, so that
+	 * the offsets below hold (RFC 7915 5.1: they are not translated). */
+	if (p->ext_len &&
+	    bpf_skb_adjust_room(skb, -(__s32)p->ext_len, BPF_ADJ_ROOM_NET, 0))
+		return DROP(DROP_HELPER_FAILED);
 	/* Checks in the reference translator's order (sixgate_wire::xlat):
 	 * type and code, the quoted header and its addresses, its protocol, an
 	 * error about an error, the pointer. */

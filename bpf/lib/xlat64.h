@@ -110,6 +110,73 @@ struct xlat64_target {
 	__be16 dport;
 };
 
+/* Extension headers a packet may carry through the translator, at most. */
+#define IPV6_MAX_EXTHDRS 4
+
+/* The option-style extension headers' first bytes (RFC 8200 4.3-4.6). */
+struct ipv6_ext_hdr {
+	__u8 nexthdr;
+	__u8 hdrlen;	/* 8-byte units beyond the first 8 */
+	__u8 routing_type;
+	__u8 segments_left; /* Routing header only */
+};
+
+/* RFC 7915 5.1: Hop-by-Hop, Destination Options and Routing headers (with
+ * Segments Left 0) are skipped, and a Fragment header's fields go into the
+ * IPv4 header (5.1.1); all of them are removed before translation. Walks
+ * the chain after the fixed header (and after BIG TCP's jumbo header),
+ * adding what it skips to p->ext_len and taking it off p->l4_len; sets
+ * *segments_left for a Routing header still to be followed. */
+static __always_inline int xlat64_skip_exthdrs(struct __sk_buff *skb, struct xlat64_pkt *p,
+					       bool *segments_left)
+{
+	void *data = (void *)(long)skb->data;
+	void *data_end = (void *)(long)skb->data_end;
+	__u32 off = p->ext_len, len, i;
+
+	for (i = 0; i < IPV6_MAX_EXTHDRS; i++) {
+		if (p->proto == IPPROTO_HOPOPTS || p->proto == IPPROTO_DSTOPTS ||
+		    p->proto == IPPROTO_ROUTING) {
+			struct ipv6_ext_hdr *h = data + L4_OFF6 + (off & 0x7ff);
+
+			if ((void *)(h + 1) > data_end)
+				return DROP(DROP_TRUNCATED);
+			len = ((__u32)h->hdrlen + 1) * 8;
+			if (p->proto == IPPROTO_ROUTING && h->segments_left)
+				*segments_left = true;
+			p->proto = h->nexthdr;
+		} else if (p->proto == IPPROTO_FRAGMENT && !p->frag) {
+			struct ipv6_frag_hdr *fh = data + L4_OFF6 + (off & 0x7ff);
+
+			if ((void *)(fh + 1) > data_end)
+				return DROP(DROP_TRUNCATED);
+			p->frag = true;
+			p->first = (fh->frag_off & bpf_htons(~7)) == 0;
+			p->frag_off = fh->frag_off;
+			p->frag_id = fh->identification;
+			p->proto = fh->nexthdr;
+			len = IPV6_FRAG_HLEN;
+		} else {
+			break;
+		}
+		if (p->l4_len < len)
+			return DROP(DROP_TRUNCATED);
+		p->l4_len -= len;
+		off += len;
+		/* A later fragment holds data, not the headers that follow. */
+		if (p->frag && !p->first) {
+			p->ext_len = off;
+			return 0;
+		}
+	}
+	if (p->proto == IPPROTO_FRAGMENT)
+		return DROP(DROP_IPV6_FRAGMENT);
+	if (ipv6_is_exthdr(p->proto))
+		return DROP(DROP_IPV6_EXTHDR);
+	p->ext_len = off;
+	return 0;
+}
+
 /* The checks RFC 7915 5.1 makes before translating, on the packet at
  * ETH_HLEN; fills *p. Returns 0 or a negative DROP reason. */
 static __always_inline int xlat64_parse(struct __sk_buff *skb, struct xlat64_pkt *p)
@@ -117,6 +184,7 @@ static __always_inline int xlat64_parse(struct __sk_buff *skb, struct xlat64_pkt
 	void *data = (void *)(long)skb->data;
 	void *data_end = (void *)(long)skb->data_end;
 	struct ipv6hdr *ip6 = data + ETH_HLEN;
+	bool segments_left = false;
 	__be16 *ports;
 	int ret;
 
@@ -128,30 +196,19 @@ static __always_inline int xlat64_parse(struct __sk_buff *skb, struct xlat64_pkt
 	p->l4_len = ret;
 	p->frag = false;
 	p->first = true;
-	if (p->proto == IPPROTO_FRAGMENT && p->ext_len == 0) {
-		/* RFC 7915 5.1.1: a fragment becomes an IPv4 fragment; the
-		 * Fragment header goes, its fields move to the IPv4 header. */
-		struct ipv6_frag_hdr *fh = data + L4_OFF6;
-
-		if ((void *)(fh + 1) > data_end || p->l4_len < IPV6_FRAG_HLEN)
-			return DROP(DROP_TRUNCATED);
-		p->frag = true;
-		p->first = (fh->frag_off & bpf_htons(~7)) == 0;
-		p->frag_off = fh->frag_off;
-		p->frag_id = fh->identification;
-		p->proto = fh->nexthdr;
-		p->ext_len = IPV6_FRAG_HLEN;
-		p->l4_len -= IPV6_FRAG_HLEN;
-	}
-	if (p->proto == IPPROTO_FRAGMENT)
-		return DROP(DROP_IPV6_FRAGMENT);
-	if (ipv6_is_exthdr(p->proto))
-		return DROP(DROP_IPV6_EXTHDR);
+	ret = xlat64_skip_exthdrs(skb, p, &segments_left);
+	if (ret)
+		return ret;
 	/* RFC 7915 5.1: hop limit is decremented; expiring packets are not
 	 * translated (the gateway does not send Time Exceeded towards IPv6
 	 * yet: that needs an RFC 6791 IPv6 source). */
 	if (ip6->hop_limit <= 1)
 		return DROP(DROP_TTL_EXPIRED);
+	/* RFC 7915 5.1: a Routing header with Segments Left not 0 is not
+	 * translated (the Parameter Problem it deserves needs an IPv6 source
+	 * of the gateway's own: not sent yet). */
+	if (segments_left)
+		return DROP(DROP_IPV6_SEGMENTS_LEFT);
 	p->src6.in6 = ip6->saddr;
 	p->dst6.in6 = ip6->daddr;
 	p->tclass = (ip6->priority << 4) | (ip6->flow_lbl[0] >> 4);
@@ -170,7 +227,7 @@ static __always_inline int xlat64_parse(struct __sk_buff *skb, struct xlat64_pkt
 	}
 	switch (p->proto) {
 	case IPPROTO_TCP: {
-		struct tcphdr *tcp = data + L4_OFF6 + p->ext_len;
+		struct tcphdr *tcp = data + L4_OFF6 + (p->ext_len & 0x7ff);
 
 		if ((void *)(tcp + 1) > data_end)
 			return DROP(DROP_TRUNCATED);
@@ -180,7 +237,7 @@ static __always_inline int xlat64_parse(struct __sk_buff *skb, struct xlat64_pkt
 		break;
 	}
 	case IPPROTO_UDP: {
-		struct udphdr *udp = data + L4_OFF6 + p->ext_len;
+		struct udphdr *udp = data + L4_OFF6 + (p->ext_len & 0x7ff);
 
 		if ((void *)(udp + 1) > data_end)
 			return DROP(DROP_TRUNCATED);
@@ -189,7 +246,7 @@ static __always_inline int xlat64_parse(struct __sk_buff *skb, struct xlat64_pkt
 		break;
 	}
 	case IPPROTO_ICMPV6: {
-		struct icmp6hdr *icmp6 = data + L4_OFF6;
+		struct icmp6hdr *icmp6 = data + L4_OFF6 + (p->ext_len & 0x7ff);
 
 		if ((void *)(icmp6 + 1) > data_end)
 			return DROP(DROP_TRUNCATED);

@@ -7,12 +7,13 @@
 //! same way, in both).
 //!
 //! The generator covers what the eBPF data path implements: TCP, UDP (also
-//! checksum 0) and ICMP echo both ways; fragments both ways; ICMP errors both ways with quoted
+//! checksum 0) and ICMP echo both ways, IPv6 ones also behind Hop-by-Hop,
+//! Destination Options and Routing headers; fragments both ways; ICMP errors both ways with quoted
 //! packets cut at random lengths; bad header and transport checksums,
 //! truncation, expiring TTLs, unsupported protocols and ICMP types,
 //! unserved and untranslatable addresses. It leaves out what the eBPF does
-//! not do yet and drops by reason (IPv4 options, IPv6 extension headers,
-//! EAMT, fragmenting after translation, so no IPv4 packet without DF over
+//! not do yet and drops by reason (IPv4 options, more than four IPv6
+//! extension headers, EAMT, fragmenting after translation, so no IPv4 packet without DF over
 //! 1260 bytes; see docs/conformance.md), and Packet Too Big / Fragmentation
 //! Needed MTUs above the egress link's inside ICMP errors (the eBPF does not
 //! apply the egress-MTU term of RFC 7915 4.2 yet).
@@ -239,6 +240,9 @@ impl Gen {
             )
         };
         finish_l4(&mut p);
+        if !v4 && rng.chance(10) {
+            add_exthdrs(rng, &mut p);
+        }
         p
     }
 
@@ -455,6 +459,42 @@ fn skip_for_checksum(p: &[u8], l3: usize) -> usize {
     } else {
         0
     }
+}
+
+/// Puts up to three extension headers (Hop-by-Hop first, then Destination
+/// Options or Routing, Segments Left mostly 0) between the IPv6 header and
+/// the transport header, each padded with a PadN option.
+fn add_exthdrs(rng: &mut Rng, p: &mut Vec<u8>) {
+    let n = 1 + rng.below(3) as usize;
+    let mut kinds: Vec<u8> = (0..n).map(|_| rng.pick(&[60, 43])).collect();
+    if rng.chance(50) {
+        kinds[0] = 0;
+    }
+    let mut next = p[6];
+    let mut chain = Vec::new();
+    for &kind in kinds.iter().rev() {
+        let units = rng.below(3) as usize; // 8, 16 or 24 bytes
+        let mut h = vec![0u8; 8 * (units + 1)];
+        h[0] = next;
+        h[1] = units as u8;
+        if kind == 43 {
+            h[2] = rng.pick(&[2, 3, 4]);
+            h[3] = if rng.chance(80) {
+                0
+            } else {
+                1 + rng.below(3) as u8
+            };
+        } else {
+            h[2] = 1; // PadN over the rest
+            h[3] = (h.len() - 4) as u8;
+        }
+        chain.splice(0..0, h);
+        next = kind;
+    }
+    p[6] = next;
+    let plen = (p.len() - 40 + chain.len()) as u16;
+    p[4..6].copy_from_slice(&plen.to_be_bytes());
+    p.splice(40..40, chain);
 }
 
 fn fix_v4(p: &mut [u8]) {

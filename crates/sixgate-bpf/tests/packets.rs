@@ -464,9 +464,13 @@ fn untranslatable_packets_are_dropped_by_reason() {
             [58, 0, 0, 1, 0, 0, 0, 7],
         );
         assert_dropped(gw, &frag6, "drop_icmp_fragment");
-        let mut hbh = v6(L4::Tcp);
-        hbh[ETH_LEN + 6] = 0;
-        assert_dropped(gw, &hbh, "drop_ipv6_exthdr");
+        // Hop-by-Hop, Destination Options and Routing are skipped
+        // (extension_headers_are_skipped); AH is not.
+        assert_dropped(
+            gw,
+            &with_exthdrs(&v6(L4::Tcp), &[(51, 0)]),
+            "drop_ipv6_exthdr",
+        );
         let mut foreign = server_v6(POOL6, 64);
         foreign.src = "2001:db8:6::2".parse::<Ipv6Addr>().unwrap().octets();
         assert_dropped(
@@ -818,5 +822,63 @@ fn expiring_ipv4_packets_get_time_exceeded_from_the_pool() {
         );
         err[ETH_LEN + IPV4_LEN] = 3;
         assert_dropped(gw, &err, "drop_ttl_expired");
+    });
+}
+
+/// Inserts extension headers `(type, segments_left)` (8 bytes each) after
+/// the IPv6 header of `frame`, fixing Next Header and Payload Length.
+fn with_exthdrs(frame: &[u8], headers: &[(u8, u8)]) -> Vec<u8> {
+    let ip = ETH_LEN;
+    let mut out = frame[..ip + IPV6_LEN].to_vec();
+    let mut next = frame[ip + 6];
+    let mut chain = Vec::new();
+    for &(kind, segments_left) in headers.iter().rev() {
+        let mut h = [next, 0, 0, 0, 1, 2, 0, 0]; // PadN covers the rest
+        if kind == 43 {
+            h[2] = 4; // routing type (any, with nothing left to follow)
+            h[3] = segments_left;
+        }
+        chain.splice(0..0, h);
+        next = kind;
+    }
+    out[ip + 6] = next;
+    let plen = u16::from_be_bytes([frame[ip + 4], frame[ip + 5]]) + chain.len() as u16;
+    out[ip + 4..ip + 6].copy_from_slice(&plen.to_be_bytes());
+    out.extend_from_slice(&chain);
+    out.extend_from_slice(&frame[ip + IPV6_LEN..]);
+    out
+}
+
+/// RFC 7915 5.1: Hop-by-Hop, Destination Options and Routing headers with
+/// Segments Left 0 are skipped: the IPv4 packet is the one the plain IPv6
+/// packet gives. A Routing header still to be followed is not translated.
+#[test]
+fn extension_headers_are_skipped() {
+    with_gateway(ROUTED, |gw| {
+        gw.configure(POOL6, false);
+        let pay = payload(33);
+        let plain = ipv6_frame(PEER_MAC, GW_MAC, server_v6(POOL6, 64), L4::Udp, &pay);
+        let want = expected_6to4(&plain, L4::Udp, &pay, 63, (GW_MAC, V4_NH_MAC));
+        for chain in [
+            vec![(0, 0)],
+            vec![(60, 0)],
+            vec![(43, 0)],
+            vec![(0, 0), (60, 0), (43, 0), (60, 0)],
+        ] {
+            let input = with_exthdrs(&plain, &chain);
+            let out = gw.run_counted(&input, "xlat64_redirect");
+            assert_frame_eq(&out.data, &want, &format!("{chain:?}"));
+        }
+        assert_dropped(
+            gw,
+            &with_exthdrs(&plain, &[(43, 2)]),
+            "drop_ipv6_segments_left",
+        );
+        // A Fragment header behind them.
+        let input = with_exthdrs(&plain, &[(60, 0), (44, 0)]);
+        gw.run_counted(&input, "xlat64_redirect");
+        // More than four: not walked further.
+        let five = [(0, 0), (60, 0), (43, 0), (60, 0), (60, 0)];
+        assert_dropped(gw, &with_exthdrs(&plain, &five), "drop_ipv6_exthdr");
     });
 }
