@@ -86,7 +86,14 @@ pub fn run(path: &Path, detach_on_exit: bool) -> anyhow::Result<()> {
         "attached"
     );
 
-    serve_until_shutdown(&config, store, dp)?;
+    if let Err(e) = serve_until_shutdown(&config, store, dp) {
+        // The API could not start (its socket taken, say): a first start
+        // leaves nothing behind; a restart keeps the running data path.
+        if !restart {
+            detach_all(&config, &interfaces);
+        }
+        return Err(e);
+    }
     if !detach_on_exit {
         info!(
             pin_path = %config.pin_path.display(),

@@ -730,6 +730,52 @@ fn sigterm_keeps_the_data_path_and_detach_removes_it() {
     drop(topo);
 }
 
+/// A first start whose API cannot listen (a regular file where its socket
+/// should be) fails naming the path, and leaves nothing attached.
+#[test]
+fn api_that_cannot_listen_leaves_nothing_attached() {
+    require_root().unwrap_or_else(|e| panic!("e2e tests cannot run: {e}"));
+    let topo = SiitTopology::new().expect("build the SIIT topology");
+    let config = GatewayConfig::from_text_in(|pin, dir| {
+        let socket = dir.join("not-a-socket");
+        std::fs::write(&socket, b"a file, not a socket").unwrap();
+        format!(
+            "[bpf]\npin_path = \"{}\"\n\n[interfaces]\nipv4 = \"{}\"\nipv6 = \"{}\"\n\n\
+             [siit]\npool6 = \"{}\"\nipv4_prefixes = [\"{}\"]\n\n[api]\nsocket = \"{}\"\n\n\
+             [state]\npath = \"{}\"\n",
+            pin.display(),
+            SiitTopology::GW_V4_IF,
+            SiitTopology::GW_V6_IF,
+            SiitTopology::POOL6,
+            SiitTopology::IPV4_PREFIX,
+            socket.display(),
+            dir.join("state.json").display(),
+        )
+    })
+    .unwrap();
+    let daemon = topo
+        .gw
+        .spawn(
+            "sixgate run (API socket taken)",
+            topo.gw.cmd_keep_mounts(
+                SIXGATE,
+                ["run".as_ref(), "--config".as_ref(), config.path.as_os_str()],
+            ),
+        )
+        .unwrap();
+    let status = daemon
+        .wait_timeout(Duration::from_secs(20))
+        .expect("`sixgate run` must exit by itself");
+    let stderr = daemon.stderr_text();
+    assert!(!status.success(), "exited {status}; stderr:\n{stderr}");
+    assert!(
+        stderr.contains("not-a-socket"),
+        "error does not name the socket:\n{stderr}"
+    );
+    let attached = attached_programs(&topo);
+    assert!(attached.is_empty(), "programs left attached:\n{attached}");
+}
+
 /// `sixgate check` accepts a good config (interfaces looked up in the
 /// namespace it runs in), rejects one whose interface is missing there, and
 /// attaches or pins nothing either way.
