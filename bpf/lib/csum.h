@@ -156,4 +156,44 @@ static __always_inline int l4_rewrite_ports(struct __sk_buff *skb, __u32 l4_off,
 	return 0;
 }
 
+/* ICMP errors (icmp_error46.h, icmp_error64.h): the quoted packet's
+ * transport checksum, at `l4_off` once translated, updated by `diff` for
+ * its translated addresses (TCP, UDP) or for ICMP echo's type and
+ * pseudo-header, if the quote reaches it. Incremental, as RFC 7915 4.3 and
+ * 5.3 ask for the quoted packet "as if it were a packet": its checksum was
+ * over the full original, which the quote may not hold. */
+static __always_inline int csum_fix_quoted_l4(struct __sk_buff *skb, __u32 l4_off, __u8 proto, __u32 diff)
+{
+	__u32 off;
+	__u16 check;
+
+	switch (proto) {
+	case IPPROTO_TCP:
+		off = l4_off + offsetof(struct tcphdr, check);
+		break;
+	case IPPROTO_UDP:
+		off = l4_off + offsetof(struct udphdr, check);
+		break;
+	case IPPROTO_ICMP:
+	case IPPROTO_ICMPV6:
+		/* ICMP and ICMPv6 keep the checksum at the same place */
+		off = l4_off + offsetof(struct icmp6hdr, icmp6_cksum);
+		break;
+	default:
+		return 0;
+	}
+	if (off + sizeof(check) > skb->len)
+		return 0; /* not quoted */
+	if (bpf_skb_load_bytes(skb, off, &check, sizeof(check)))
+		return DROP(DROP_HELPER_FAILED);
+	if (check == 0 && proto == IPPROTO_UDP)
+		return 0; /* "no checksum" stays so */
+	check = csum_fold(csum_add((__u16)~check, diff));
+	if (check == 0 && proto == IPPROTO_UDP)
+		check = 0xffff; /* RFC 768: a computed 0 is sent as all ones */
+	if (bpf_skb_store_bytes(skb, off, &check, sizeof(check), 0))
+		return DROP(DROP_HELPER_FAILED);
+	return 0;
+}
+
 #endif

@@ -44,43 +44,6 @@ struct {
 #define ERR6_INNER_OFF (ERR6_ICMP_OFF + ICMP_HLEN)
 #define ERR6_INNER_L4_OFF (ERR6_INNER_OFF + IPV6_HLEN)
 
-/* The quoted packet's transport checksum, updated for its translated
- * addresses (TCP, UDP) or for ICMP echo's type and new pseudo-header, if
- * the quote reaches it. Incremental, as RFC 7915 4.3 asks for the quoted
- * packet "as if it were a packet": its checksum was over the full original,
- * which the quote may not hold. */
-static __always_inline int icmp46_fix_inner_l4(struct __sk_buff *skb, __u8 proto, __u32 diff)
-{
-	__u32 off, len = skb->len;
-	__u16 check;
-
-	switch (proto) {
-	case IPPROTO_TCP:
-		off = ERR6_INNER_L4_OFF + offsetof(struct tcphdr, check);
-		break;
-	case IPPROTO_UDP:
-		off = ERR6_INNER_L4_OFF + offsetof(struct udphdr, check);
-		break;
-	case IPPROTO_ICMPV6:
-		off = ERR6_INNER_L4_OFF + offsetof(struct icmp6hdr, icmp6_cksum);
-		break;
-	default:
-		return 0;
-	}
-	if (off + sizeof(check) > len)
-		return 0; /* not quoted */
-	if (bpf_skb_load_bytes(skb, off, &check, sizeof(check)))
-		return DROP(DROP_HELPER_FAILED);
-	if (check == 0 && proto == IPPROTO_UDP)
-		return 0; /* "no checksum" stays so */
-	check = csum_fold(csum_add((__u16)~check, diff));
-	if (check == 0 && proto == IPPROTO_UDP)
-		check = 0xffff; /* RFC 768: a computed 0 is sent as all ones */
-	if (bpf_skb_store_bytes(skb, off, &check, sizeof(check), 0))
-		return DROP(DROP_HELPER_FAILED);
-	return 0;
-}
-
 /* Translate the ICMPv4 error in `skb` (outer header checked by
  * xlat46_parse, addresses mapped into `t`) and send it on. */
 static __always_inline int xlat46_icmp_error(struct __sk_buff *skb, const struct sixgate_config *cfg,
@@ -191,7 +154,7 @@ static __always_inline int xlat46_icmp_error(struct __sk_buff *skb, const struct
 	if (inner_icmp6_type &&
 	    bpf_skb_store_bytes(skb, ERR6_INNER_L4_OFF, &inner_icmp6_type, sizeof(inner_icmp6_type), 0))
 		return DROP(DROP_HELPER_FAILED);
-	ret = icmp46_fix_inner_l4(skb, inner_proto, diff);
+	ret = csum_fix_quoted_l4(skb, ERR6_INNER_L4_OFF, inner_proto, diff);
 	if (ret)
 		return ret;
 	if (skb->len > ETH_HLEN + IPV6_HLEN + plen &&

@@ -43,41 +43,6 @@ struct {
 	__type(value, struct icmp_err64_scratch);
 } sixgate_icmp64_scratch SEC(".maps");
 
-/* The quoted packet's transport checksum after translation (see
- * icmp46_fix_inner_l4), at its IPv4 offset; plus, for ICMPv6 echo, the new
- * type. */
-static __always_inline int icmp64_fix_inner_l4(struct __sk_buff *skb, __u8 proto, __u32 diff)
-{
-	__u32 off, len = skb->len;
-	__u16 check;
-
-	switch (proto) {
-	case IPPROTO_TCP:
-		off = ERR4_INNER_L4_OFF + offsetof(struct tcphdr, check);
-		break;
-	case IPPROTO_UDP:
-		off = ERR4_INNER_L4_OFF + offsetof(struct udphdr, check);
-		break;
-	case IPPROTO_ICMP:
-		off = ERR4_INNER_L4_OFF + offsetof(struct icmphdr, checksum);
-		break;
-	default:
-		return 0;
-	}
-	if (off + sizeof(check) > len)
-		return 0;
-	if (bpf_skb_load_bytes(skb, off, &check, sizeof(check)))
-		return DROP(DROP_HELPER_FAILED);
-	if (check == 0 && proto == IPPROTO_UDP)
-		return 0;
-	check = csum_fold(csum_add((__u16)~check, diff));
-	if (check == 0 && proto == IPPROTO_UDP)
-		check = 0xffff; /* RFC 768: a computed 0 is sent as all ones */
-	if (bpf_skb_store_bytes(skb, off, &check, sizeof(check), 0))
-		return DROP(DROP_HELPER_FAILED);
-	return 0;
-}
-
 /* Translate the ICMPv6 error in `skb` (outer header checked by
  * xlat64_parse, addresses mapped into `t`) and send it on. */
 static __always_inline int xlat64_icmp_error(struct __sk_buff *skb, const struct sixgate_config *cfg,
@@ -212,7 +177,7 @@ static __always_inline int xlat64_icmp_error(struct __sk_buff *skb, const struct
 	if (inner_echo &&
 	    bpf_skb_store_bytes(skb, ERR4_INNER_L4_OFF, &inner_icmp4_type, sizeof(inner_icmp4_type), 0))
 		return DROP(DROP_HELPER_FAILED);
-	ret = icmp64_fix_inner_l4(skb, inner_proto, diff);
+	ret = csum_fix_quoted_l4(skb, ERR4_INNER_L4_OFF, inner_proto, diff);
 	if (ret)
 		return ret;
 	if (skb->len > ETH_HLEN + tot_len && bpf_skb_change_tail(skb, ETH_HLEN + tot_len, 0))
