@@ -63,6 +63,43 @@ static __always_inline __u16 csum_ipv4_header(const struct iphdr *ip4)
 	return csum_fold(sum);
 }
 
+/* Writes a 40-byte IPv6 header: traffic class `tclass`, flow label 0. */
+static __always_inline void ipv6_hdr_write(struct ipv6hdr *ip6, __u8 tclass, __u16 payload_len,
+					   __u8 nexthdr, __u8 hop_limit, const union v6addr *src,
+					   const union v6addr *dst)
+{
+	ip6->version = 6;
+	ip6->priority = tclass >> 4;
+	ip6->flow_lbl[0] = (__u8)(tclass << 4);
+	ip6->flow_lbl[1] = 0;
+	ip6->flow_lbl[2] = 0;
+	ip6->payload_len = bpf_htons(payload_len);
+	ip6->nexthdr = nexthdr;
+	ip6->hop_limit = hop_limit;
+	ip6->saddr = src->in6;
+	ip6->daddr = dst->in6;
+}
+
+/* Writes a 20-byte IPv4 header (no options) with its checksum. `tot_len`
+ * 0 is BIG TCP's "longer than 64 KiB". */
+static __always_inline void ipv4_hdr_write(struct iphdr *ip4, __u8 tos, __u16 tot_len, __be16 id,
+					   __be16 frag_off, __u8 ttl, __u8 protocol, __be32 src,
+					   __be32 dst)
+{
+	ip4->version = 4;
+	ip4->ihl = 5;
+	ip4->tos = tos;
+	ip4->tot_len = bpf_htons(tot_len);
+	ip4->id = id;
+	ip4->frag_off = frag_off;
+	ip4->ttl = ttl;
+	ip4->protocol = protocol;
+	ip4->saddr = src;
+	ip4->daddr = dst;
+	ip4->check = 0;
+	ip4->check = csum_ipv4_header(ip4);
+}
+
 /* Scratch space for csum_skb_bytes: packet bytes are copied here with
  * bpf_skb_load_bytes, so the skb need not be linear. */
 #define CSUM_BLOCK 512

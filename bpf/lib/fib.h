@@ -115,4 +115,19 @@ static __always_inline int fib_redirect(struct __sk_buff *skb, const struct sixg
 	}
 }
 
+/* Sends the translated packet on after the FIB's `verdict`: to the kernel
+ * stack (which forwards it and decrements the TTL itself), or redirected.
+ * *counter gets `stack_counter` or `redirect_counter`. */
+static __always_inline int fib_send(struct __sk_buff *skb, const struct sixgate_config *cfg,
+				    struct bpf_fib_lookup *p, int rc, enum fib_verdict verdict,
+				    __u32 *counter, __u32 redirect_counter, __u32 stack_counter)
+{
+	if (verdict == FIB_STACK) {
+		*counter = stack_counter;
+		return TC_ACT_OK;
+	}
+	*counter = redirect_counter;
+	return fib_redirect(skb, cfg, p, rc);
+}
+
 #endif

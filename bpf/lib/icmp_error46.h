@@ -118,15 +118,8 @@ static __always_inline int xlat46_icmp_error(struct __sk_buff *skb, const struct
 		inner_icmp6_type = in_icmp[0] == ICMP_ECHO ? ICMPV6_ECHO_REQUEST : ICMPV6_ECHO_REPLY;
 	}
 
-	__builtin_memset(&w->in6, 0, sizeof(w->in6));
-	w->in6.version = 6;
-	w->in6.priority = w->in4.tos >> 4;
-	w->in6.flow_lbl[0] = (__u8)(w->in4.tos << 4);
-	w->in6.payload_len = bpf_htons((__u16)inner_plen);
-	w->in6.nexthdr = inner_proto;
-	w->in6.hop_limit = w->in4.ttl;
-	w->in6.saddr = w->in_src.in6;
-	w->in6.daddr = w->in_dst.in6;
+	ipv6_hdr_write(&w->in6, w->in4.tos, (__u16)inner_plen, inner_proto, w->in4.ttl, &w->in_src,
+		       &w->in_dst);
 	__builtin_memset(&w->icmp6, 0, sizeof(w->icmp6));
 	w->icmp6.icmp6_type = x.type;
 	w->icmp6.icmp6_code = x.code;
@@ -168,16 +161,7 @@ static __always_inline int xlat46_icmp_error(struct __sk_buff *skb, const struct
 	if ((void *)(ip6 + 1) > data_end)
 		return DROP(DROP_HELPER_FAILED);
 	eth->h_proto = bpf_htons(ETH_P_IPV6);
-	ip6->version = 6;
-	ip6->priority = p->tos >> 4;
-	ip6->flow_lbl[0] = (__u8)(p->tos << 4);
-	ip6->flow_lbl[1] = 0;
-	ip6->flow_lbl[2] = 0;
-	ip6->payload_len = bpf_htons((__u16)plen);
-	ip6->nexthdr = IPPROTO_ICMPV6;
-	ip6->hop_limit = hop_limit;
-	ip6->saddr = t->src6.in6;
-	ip6->daddr = t->dst6.in6;
+	ipv6_hdr_write(ip6, p->tos, (__u16)plen, IPPROTO_ICMPV6, hop_limit, &t->src6, &t->dst6);
 
 	sum = csum_skb_bytes(skb, ERR6_ICMP_OFF, plen,
 			     csum_pseudo6(&t->src6, &t->dst6, plen, IPPROTO_ICMPV6));
@@ -188,12 +172,7 @@ static __always_inline int xlat46_icmp_error(struct __sk_buff *skb, const struct
 				sizeof(check), 0))
 		return DROP(DROP_HELPER_FAILED);
 
-	if (verdict == FIB_STACK) {
-		*counter = SG_XLAT46_STACK;
-		return TC_ACT_OK;
-	}
-	*counter = SG_XLAT46_REDIRECT;
-	return fib_redirect(skb, cfg, fib, rc);
+	return fib_send(skb, cfg, fib, rc, verdict, counter, SG_XLAT46_REDIRECT, SG_XLAT46_STACK);
 }
 
 #endif

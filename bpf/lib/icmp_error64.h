@@ -61,6 +61,8 @@ static __always_inline int xlat64_icmp_error(struct __sk_buff *skb, const struct
 	bool inner_echo = false; /* echo reply's ICMPv4 type is 0 */
 	enum fib_verdict verdict;
 	__sum16 check;
+	__be32 src4, dst4;
+	__be16 id, frag_off;
 	__s64 sum;
 	int rc, ret;
 
@@ -108,11 +110,10 @@ static __always_inline int xlat64_icmp_error(struct __sk_buff *skb, const struct
 	if (ret)
 		return ret;
 
-	__builtin_memset(&w->in4, 0, sizeof(w->in4));
-	w->in4.saddr = rfc6052_extract(cfg, &w->in_src);
-	w->in4.daddr = rfc6052_extract(cfg, &w->in_dst);
+	src4 = rfc6052_extract(cfg, &w->in_src);
+	dst4 = rfc6052_extract(cfg, &w->in_dst);
 	inner_len4 = bpf_ntohs(w->in6.payload_len) + IPV4_HLEN;
-	diff = csum_add(csum_add(w->in4.saddr, w->in4.daddr),
+	diff = csum_add(csum_add(src4, dst4),
 			~csum_v6addr(csum_v6addr(0, &w->in_src), &w->in_dst));
 	if (inner_proto == IPPROTO_ICMPV6) {
 		__u8 in_icmp[2];
@@ -139,18 +140,9 @@ static __always_inline int xlat64_icmp_error(struct __sk_buff *skb, const struct
 			       &inner_check, sizeof(inner_check)))
 		inner_check = 0; /* not quoted */
 
-	w->in4.version = 4;
-	w->in4.ihl = 5;
-	w->in4.tos = (w->in6.priority << 4) | (w->in6.flow_lbl[0] >> 4);
-	w->in4.tot_len = bpf_htons((__u16)inner_len4);
-	if (inner_len4 > XLAT64_DF_THRESHOLD) {
-		w->in4.frag_off = bpf_htons(IPV4_FLAG_DF);
-	} else {
-		w->in4.id = xlat64_identification(w->in4.saddr, w->in4.daddr, inner_proto, inner_check);
-	}
-	w->in4.ttl = w->in6.hop_limit;
-	w->in4.protocol = inner_proto;
-	w->in4.check = csum_ipv4_header(&w->in4);
+	xlat64_id_df(inner_len4, src4, dst4, inner_proto, inner_check, &id, &frag_off);
+	ipv4_hdr_write(&w->in4, (w->in6.priority << 4) | (w->in6.flow_lbl[0] >> 4), (__u16)inner_len4,
+		       id, frag_off, w->in6.hop_limit, inner_proto, src4, dst4);
 	__builtin_memset(&w->icmp4, 0, sizeof(w->icmp4));
 	w->icmp4.type = x.type;
 	w->icmp4.code = x.code;
@@ -198,26 +190,11 @@ static __always_inline int xlat64_icmp_error(struct __sk_buff *skb, const struct
 	if ((void *)(ip4 + 1) > data_end)
 		return DROP(DROP_HELPER_FAILED);
 	eth->h_proto = bpf_htons(ETH_P_IP);
-	ip4->version = 4;
-	ip4->ihl = 5;
-	ip4->tos = p->tclass;
-	ip4->tot_len = bpf_htons((__u16)tot_len);
-	/* At most 576 bytes: never over the 1260-byte DF threshold. */
-	ip4->id = xlat64_identification(t->src4, t->dst4, IPPROTO_ICMP, p->l4_check);
-	ip4->frag_off = 0;
-	ip4->ttl = ttl;
-	ip4->protocol = IPPROTO_ICMP;
-	ip4->saddr = t->src4;
-	ip4->daddr = t->dst4;
-	ip4->check = 0;
-	ip4->check = csum_ipv4_header(ip4);
+	xlat64_id_df(tot_len, t->src4, t->dst4, IPPROTO_ICMP, p->l4_check, &id, &frag_off);
+	ipv4_hdr_write(ip4, p->tclass, (__u16)tot_len, id, frag_off, ttl, IPPROTO_ICMP, t->src4,
+		       t->dst4);
 
-	if (verdict == FIB_STACK) {
-		*counter = SG_XLAT64_STACK;
-		return TC_ACT_OK;
-	}
-	*counter = SG_XLAT64_REDIRECT;
-	return fib_redirect(skb, cfg, fib, rc);
+	return fib_send(skb, cfg, fib, rc, verdict, counter, SG_XLAT64_REDIRECT, SG_XLAT64_STACK);
 }
 
 #endif

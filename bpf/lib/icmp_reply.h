@@ -90,18 +90,8 @@ __attribute__((noinline)) int icmp4_send_error(struct __sk_buff *skb, __u32 tot_
 	if ((void *)(icmp + 1) > data_end)
 		return DROP(DROP_HELPER_FAILED);
 	len = IPV4_HLEN + ICMP_HLEN + quote;
-	ip4->version = 4;
-	ip4->ihl = 5;
-	ip4->tos = 0xc0; /* precedence "internetwork control", as Linux sends errors */
-	ip4->tot_len = bpf_htons((__u16)len);
-	ip4->id = 0;
-	ip4->frag_off = 0;
-	ip4->ttl = ICMP_REPLY_TTL;
-	ip4->protocol = IPPROTO_ICMP;
-	ip4->saddr = sender;
-	ip4->daddr = to;
-	ip4->check = 0;
-	ip4->check = csum_ipv4_header(ip4);
+	/* TOS: precedence "internetwork control", as Linux sends errors. */
+	ipv4_hdr_write(ip4, 0xc0, (__u16)len, 0, 0, ICMP_REPLY_TTL, IPPROTO_ICMP, sender, to);
 	icmp->type = (__u8)(type_code >> 8);
 	icmp->code = (__u8)type_code;
 	icmp->checksum = 0;
@@ -153,17 +143,8 @@ __attribute__((noinline)) int icmp6_send_packet_too_big(struct __sk_buff *skb, _
 	if ((void *)(icmp6 + 1) > data_end)
 		return DROP(DROP_HELPER_FAILED);
 	plen = ICMP_HLEN + quote;
-	ip6->version = 6;
-	ip6->priority = 0;
-	ip6->flow_lbl[0] = 0;
-	ip6->flow_lbl[1] = 0;
-	ip6->flow_lbl[2] = 0;
-	ip6->payload_len = bpf_htons((__u16)plen);
-	ip6->nexthdr = IPPROTO_ICMPV6;
-	ip6->hop_limit = ICMP_REPLY_TTL;
 	/* From the packet's destination, back to its source. */
-	ip6->saddr = dst.in6;
-	ip6->daddr = src.in6;
+	ipv6_hdr_write(ip6, 0, (__u16)plen, IPPROTO_ICMPV6, ICMP_REPLY_TTL, &dst, &src);
 	icmp6->icmp6_type = ICMPV6_PKT_TOOBIG;
 	icmp6->icmp6_code = 0;
 	icmp6->icmp6_cksum = 0;

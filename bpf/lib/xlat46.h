@@ -330,31 +330,17 @@ static __always_inline int xlat46_emit(struct __sk_buff *skb, const struct sixga
 	/* RFC 7915 4.1: traffic class = TOS, flow label 0, payload length =
 	 * total length - IPv4 header (BIG TCP: 0 and a jumbo header), next
 	 * header = protocol (ICMP -> 58), hop limit = TTL - 1. */
-	ip6->version = 6;
-	ip6->priority = p->tos >> 4;
-	ip6->flow_lbl[0] = (__u8)(p->tos << 4);
-	ip6->flow_lbl[1] = 0;
-	ip6->flow_lbl[2] = 0;
-	if (l4_len > IPV6_MAXPLEN) {
-		ip6->payload_len = 0;
-		ip6->nexthdr = IPPROTO_HOPOPTS;
-	} else if (p->frag) {
-		ip6->payload_len = bpf_htons((__u16)(l4_len + IPV6_FRAG_HLEN));
-		ip6->nexthdr = IPPROTO_FRAGMENT;
-	} else {
-		ip6->payload_len = bpf_htons((__u16)l4_len);
-		ip6->nexthdr = p->proto;
-	}
-	ip6->hop_limit = hop_limit;
-	ip6->saddr = t->src6.in6;
-	ip6->daddr = t->dst6.in6;
+	if (l4_len > IPV6_MAXPLEN)
+		ipv6_hdr_write(ip6, p->tos, 0, IPPROTO_HOPOPTS, hop_limit, &t->src6, &t->dst6);
+	else if (p->frag)
+		ipv6_hdr_write(ip6, p->tos, (__u16)(l4_len + IPV6_FRAG_HLEN), IPPROTO_FRAGMENT,
+			       hop_limit, &t->src6, &t->dst6);
+	else
+		ipv6_hdr_write(ip6, p->tos, (__u16)l4_len, p->proto, hop_limit, &t->src6, &t->dst6);
 
-	if (verdict == FIB_STACK) {
-		*counter = nat ? SG_NAT46_FWD_STACK : SG_XLAT46_STACK;
-		return TC_ACT_OK;
-	}
-	*counter = nat ? SG_NAT46_FWD_REDIRECT : SG_XLAT46_REDIRECT;
-	return fib_redirect(skb, cfg, fib, rc);
+	return fib_send(skb, cfg, fib, rc, verdict, counter,
+			nat ? SG_NAT46_FWD_REDIRECT : SG_XLAT46_REDIRECT,
+			nat ? SG_NAT46_FWD_STACK : SG_XLAT46_STACK);
 }
 
 /* ICMP errors need the structs above. */

@@ -81,6 +81,21 @@ static __always_inline int xlat64_icmp(struct __sk_buff *skb, struct icmp6hdr *i
 	return 0;
 }
 
+/* RFC 7915 5.1 Identification and flags of an unfragmented packet of
+ * `tot_len` bytes: over 1260 bytes DF set and ID 0 (atomic, RFC 6864),
+ * else DF clear and a generated Identification. */
+static __always_inline void xlat64_id_df(__u32 tot_len, __be32 src, __be32 dst, __u8 proto,
+					 __u16 l4_check, __be16 *id, __be16 *frag_off)
+{
+	if (tot_len > XLAT64_DF_THRESHOLD) {
+		*id = 0;
+		*frag_off = bpf_htons(IPV4_FLAG_DF);
+	} else {
+		*id = xlat64_identification(src, dst, proto, l4_check);
+		*frag_off = 0;
+	}
+}
+
 /* What the translator keeps from a validated IPv6 packet. */
 struct xlat64_pkt {
 	union v6addr src6;
@@ -275,6 +290,7 @@ static __always_inline int xlat64_emit(struct __sk_buff *skb, const struct sixga
 	struct ethhdr *eth;
 	__u32 tot_len = p->l4_len + IPV4_HLEN, addr_diff;
 	__u8 proto4 = p->proto == IPPROTO_ICMPV6 ? IPPROTO_ICMP : p->proto;
+	__be16 id, frag_off;
 	__u8 ttl;
 	enum fib_verdict verdict;
 	int rc, ret;
@@ -354,40 +370,22 @@ static __always_inline int xlat64_emit(struct __sk_buff *skb, const struct sixga
 	/* RFC 7915 5.1: version 4, IHL 5, TOS = traffic class, total length =
 	 * payload length + 20 (BIG TCP: 0), DF by the 1260-byte rule, MF 0, offset 0,
 	 * TTL = hop limit - 1, protocol = next header (58 -> 1). */
-	ip4->version = 4;
-	ip4->ihl = 5;
-	ip4->tos = p->tclass;
-	if (tot_len > IPV6_MAXPLEN) {
-		ip4->tot_len = 0;
+	if (tot_len > IPV6_MAXPLEN)
 		count(SG_BIGTCP_XLAT64, skb->len);
-	} else {
-		ip4->tot_len = bpf_htons((__u16)tot_len);
-	}
 	if (p->frag) {
 		/* RFC 7915 5.1.1: ID = low 16 bits, MF = M, DF = 0, offset. */
-		ip4->id = bpf_htons((__u16)bpf_ntohl(p->frag_id));
-		ip4->frag_off = bpf_htons((bpf_ntohs(p->frag_off) >> 3) |
-					  ((bpf_ntohs(p->frag_off) & IPV6_FRAG_MF) ? IPV4_FLAG_MF : 0));
-	} else if (tot_len > XLAT64_DF_THRESHOLD) {
-		ip4->id = 0;
-		ip4->frag_off = bpf_htons(IPV4_FLAG_DF);
+		id = bpf_htons((__u16)bpf_ntohl(p->frag_id));
+		frag_off = bpf_htons((bpf_ntohs(p->frag_off) >> 3) |
+				     ((bpf_ntohs(p->frag_off) & IPV6_FRAG_MF) ? IPV4_FLAG_MF : 0));
 	} else {
-		ip4->id = xlat64_identification(t->src4, t->dst4, proto4, p->l4_check);
-		ip4->frag_off = 0;
+		xlat64_id_df(tot_len, t->src4, t->dst4, proto4, p->l4_check, &id, &frag_off);
 	}
-	ip4->ttl = ttl;
-	ip4->protocol = proto4;
-	ip4->saddr = t->src4;
-	ip4->daddr = t->dst4;
-	ip4->check = 0;
-	ip4->check = csum_ipv4_header(ip4);
+	ipv4_hdr_write(ip4, p->tclass, tot_len > IPV6_MAXPLEN ? 0 : (__u16)tot_len, id, frag_off, ttl,
+		       proto4, t->src4, t->dst4);
 
-	if (verdict == FIB_STACK) {
-		*counter = nat ? SG_NAT46_REPLY_STACK : SG_XLAT64_STACK;
-		return TC_ACT_OK;
-	}
-	*counter = nat ? SG_NAT46_REPLY_REDIRECT : SG_XLAT64_REDIRECT;
-	return fib_redirect(skb, cfg, fib, rc);
+	return fib_send(skb, cfg, fib, rc, verdict, counter,
+			nat ? SG_NAT46_REPLY_REDIRECT : SG_XLAT64_REDIRECT,
+			nat ? SG_NAT46_REPLY_STACK : SG_XLAT64_STACK);
 }
 
 /* ICMPv6 errors need the structs above. */
