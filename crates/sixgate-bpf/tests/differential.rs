@@ -30,7 +30,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use common::*;
 use frames::hex;
 use sixgate_wire::xlat::{translate, Context, Outcome, XlatConfig};
-use sixgate_wire::{validate, Ipv4Prefix, Rfc6052Prefix};
+use sixgate_wire::{checksum, validate, Ipv4Prefix, Rfc6052Prefix};
 
 const POOL6: &str = "2001:db8:64::/96";
 const SERVED: &str = "198.51.100.0/24";
@@ -63,30 +63,14 @@ impl Rng {
     }
 }
 
-fn sum16(data: &[u8], mut acc: u32) -> u32 {
-    for w in data.chunks(2) {
-        acc += u32::from(u16::from_be_bytes([w[0], *w.get(1).unwrap_or(&0)]));
-    }
-    acc
-}
-
-fn fold(mut s: u32) -> u16 {
-    while s > 0xffff {
-        s = (s & 0xffff) + (s >> 16);
-    }
-    !(s as u16)
-}
-
 /// Transport checksum of `l4` (checksum field zeroed by the caller) with
 /// the pseudo-header of `src`/`dst` (4 or 16 bytes each); ICMPv4 has none.
 fn l4_checksum(src: &[u8], dst: &[u8], proto: u8, l4: &[u8]) -> u16 {
     if proto == 1 {
-        return fold(sum16(l4, 0));
+        return checksum::finish(checksum::sum(l4));
     }
-    let mut s = sum16(src, 0);
-    s = sum16(dst, s);
-    s += u32::from(proto) + l4.len() as u32;
-    fold(sum16(l4, s))
+    let pseudo = checksum::sum(src) + checksum::sum(dst) + u64::from(proto) + l4.len() as u64;
+    checksum::finish(pseudo + checksum::sum(l4))
 }
 
 fn csum_off(proto: u8) -> Option<usize> {
@@ -149,7 +133,7 @@ fn ipv4(src: [u8; 4], dst: [u8; 4], proto: u8, f: V4Fields, l4: &[u8]) -> Vec<u8
     h[9] = proto;
     h[12..16].copy_from_slice(&src);
     h[16..20].copy_from_slice(&dst);
-    let c = fold(sum16(&h, 0));
+    let c = checksum::finish(checksum::sum(&h));
     h[10..12].copy_from_slice(&c.to_be_bytes());
     h.extend_from_slice(l4);
     h
@@ -500,7 +484,7 @@ fn add_exthdrs(rng: &mut Rng, p: &mut Vec<u8>) {
 fn fix_v4(p: &mut [u8]) {
     p[10] = 0;
     p[11] = 0;
-    let c = fold(sum16(&p[..20], 0));
+    let c = checksum::finish(checksum::sum(&p[..20]));
     p[10..12].copy_from_slice(&c.to_be_bytes());
 }
 

@@ -14,7 +14,7 @@ use etherparse::{
     Ipv6Header, PacketBuilder,
 };
 use frames::{assert_frame_eq, ETH_LEN};
-use sixgate_wire::Rfc6052Prefix;
+use sixgate_wire::{checksum, Rfc6052Prefix};
 
 const POOL6: &str = "2001:db8:64::/96";
 /// The IPv4 client (an IPv4 host that reports errors about packets the
@@ -382,16 +382,9 @@ fn translated_errors_fit_in_1280_bytes() {
 }
 
 fn fix_ip_checksum(ip: &mut [u8]) {
-    ip[10] = 0;
-    ip[11] = 0;
-    let mut sum: u32 = ip[..20]
-        .chunks(2)
-        .map(|w| u32::from(u16::from_be_bytes([w[0], w[1]])))
-        .sum();
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    ip[10..12].copy_from_slice(&(!(sum as u16)).to_be_bytes());
+    ip[10..12].fill(0);
+    let c = checksum::finish(checksum::sum(&ip[..20]));
+    ip[10..12].copy_from_slice(&c.to_be_bytes());
 }
 
 /// Sets the ICMPv4 type and code of a frame, fixing the ICMP checksum.
@@ -399,17 +392,9 @@ fn set_icmp4_type(frame: &mut [u8], t: u8, c: u8) {
     let icmp = ETH_LEN + 20;
     frame[icmp] = t;
     frame[icmp + 1] = c;
-    frame[icmp + 2] = 0;
-    frame[icmp + 3] = 0;
-    let body = &frame[icmp..];
-    let mut sum: u32 = body
-        .chunks(2)
-        .map(|w| u32::from(u16::from_be_bytes([w[0], *w.get(1).unwrap_or(&0)])))
-        .sum();
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    frame[icmp + 2..icmp + 4].copy_from_slice(&(!(sum as u16)).to_be_bytes());
+    frame[icmp + 2..icmp + 4].fill(0);
+    let c = checksum::finish(checksum::sum(&frame[icmp..]));
+    frame[icmp + 2..icmp + 4].copy_from_slice(&c.to_be_bytes());
 }
 
 /// What the client sent, as the server received it (IPv6, translated by
@@ -760,18 +745,6 @@ fn icmpv6_errors_from_untranslatable_routers_take_an_rfc6791_source() {
 
 /// The ICMPv6 checksum of `msg` (checksum field zero) from `src` to `dst`.
 fn icmpv6_checksum(src: &[u8; 16], dst: &[u8; 16], msg: &[u8]) -> u16 {
-    let mut sum: u32 = 0;
-    for w in src.chunks(2).chain(dst.chunks(2)) {
-        sum += u32::from(u16::from_be_bytes([w[0], w[1]]));
-    }
-    sum += (msg.len() as u32) >> 16;
-    sum += (msg.len() as u32) & 0xffff;
-    sum += 58;
-    for w in msg.chunks(2) {
-        sum += u32::from(u16::from_be_bytes([w[0], *w.get(1).unwrap_or(&0)]));
-    }
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    !(sum as u16)
+    let pseudo = checksum::pseudo6((*src).into(), (*dst).into(), 58, msg.len() as u32);
+    checksum::finish(pseudo + checksum::sum(msg))
 }

@@ -11,7 +11,7 @@ use common::*;
 use frames::*;
 use sixgate_wire::rfc6052::vectors::RFC6052_EXAMPLES;
 use sixgate_wire::xlat::ipv4_identification;
-use sixgate_wire::Rfc6052Prefix;
+use sixgate_wire::{checksum, Rfc6052Prefix};
 
 const CLIENT: [u8; 4] = [192, 0, 2, 33];
 const SERVER: [u8; 4] = [198, 51, 100, 2];
@@ -622,14 +622,8 @@ fn udp_datagram(src: &[u8], dst: &[u8], len: usize) -> Vec<u8> {
     d.extend_from_slice(&((8 + len) as u16).to_be_bytes());
     d.extend_from_slice(&[0, 0]);
     d.extend(payload(len));
-    let mut sum: u32 = 17 + d.len() as u32;
-    for w in src.chunks(2).chain(dst.chunks(2)).chain(d.chunks(2)) {
-        sum += u32::from(u16::from_be_bytes([w[0], *w.get(1).unwrap_or(&0)]));
-    }
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    let c = !(sum as u16);
+    let pseudo = checksum::sum(src) + checksum::sum(dst) + 17 + d.len() as u64;
+    let c = checksum::finish(pseudo + checksum::sum(&d));
     d[6..8].copy_from_slice(&(if c == 0 { 0xffff } else { c }).to_be_bytes());
     d
 }
