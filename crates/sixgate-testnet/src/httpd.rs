@@ -111,6 +111,45 @@ impl HttpServer {
     }
 }
 
+/// The request log lines containing `needle` on each server, once their
+/// total reaches `expected`.
+///
+/// The servers log a request after its response is sent, and a thread reads
+/// their stdout, so a client that has its answers can look at a log that
+/// does not have them yet. Waiting for the total makes "no request reached
+/// server X" a real check: every request is accounted for somewhere.
+pub fn wait_for_request_logs(
+    servers: &[&HttpServer],
+    needle: &str,
+    expected: usize,
+    timeout: Duration,
+) -> Result<Vec<Vec<String>>> {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        let lines: Vec<Vec<String>> = servers
+            .iter()
+            .map(|s| {
+                s.log_lines()
+                    .into_iter()
+                    .filter(|l| l.contains(needle))
+                    .collect()
+            })
+            .collect();
+        let total: usize = lines.iter().map(Vec::len).sum();
+        if total >= expected || std::time::Instant::now() >= deadline {
+            if total == expected {
+                return Ok(lines);
+            }
+            return Err(Error::Timeout {
+                what: format!("{expected} request log lines with `{needle}`"),
+                waited: timeout,
+                output: format!("the servers logged {total}"),
+            });
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 impl Drop for HttpServer {
     fn drop(&mut self) {
         self.process.stop(crate::DEFAULT_GRACE);

@@ -25,7 +25,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 pub use gateway::{ensure_bpffs, Gateway, GatewayConfig, READY_LINE};
-pub use httpd::{file_bytes, parse_log_line, HttpServer, HTTP_PORT};
+pub use httpd::{file_bytes, parse_log_line, wait_for_request_logs, HttpServer, HTTP_PORT};
 pub use nat46::Nat46Topology;
 pub use netns::{cleanup_stale, Netns, NAME_PREFIX};
 pub use process::{Process, DEFAULT_GRACE};

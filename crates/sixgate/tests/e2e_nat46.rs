@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use sixgate_testnet::{
-    file_bytes, parse_log_line, require_root, Gateway, GatewayConfig, HttpServer, Nat46Topology,
+    file_bytes, parse_log_line, require_root, wait_for_request_logs, Gateway, GatewayConfig,
+    HttpServer, Nat46Topology,
 };
 
 const SIXGATE: &str = env!("CARGO_BIN_EXE_sixgate");
@@ -164,14 +165,17 @@ impl Env {
         .expect("every connection succeeds");
     }
 
-    /// Request log lines of backend `i` whose path has `?tag=`.
-    fn tagged_lines(&self, i: usize, tag: &str) -> Vec<String> {
-        let needle = format!("path=/?{tag}=");
-        self.servers[i]
-            .log_lines()
-            .into_iter()
-            .filter(|l| l.contains(&needle))
-            .collect()
+    /// Request log lines whose path has `?tag=`, per backend, once all
+    /// `total` of them are logged.
+    fn tagged_lines(&self, tag: &str, total: usize) -> Vec<Vec<String>> {
+        let servers: Vec<&HttpServer> = self.servers.iter().collect();
+        wait_for_request_logs(
+            &servers,
+            &format!("path=/?{tag}="),
+            total,
+            Duration::from_secs(10),
+        )
+        .unwrap_or_else(|e| panic!("{e}"))
     }
 
     fn stats(&self, service: &str) -> Value {
@@ -277,9 +281,8 @@ fn weighted_maglev_spreads_new_connections() {
     let env = Env::new();
     const N: usize = 2000;
     env.connections(WEB, N, "spread");
-    let counts: Vec<usize> = (0..3)
-        .map(|i| env.tagged_lines(i, "spread").len())
-        .collect();
+    let spread = env.tagged_lines("spread", N);
+    let counts: Vec<usize> = spread.iter().map(Vec::len).collect();
     assert_eq!(
         counts.iter().sum::<usize>(),
         N,
@@ -297,9 +300,9 @@ fn weighted_maglev_spreads_new_connections() {
     }
     let prefix: sixgate_wire::Rfc6052Prefix = Nat46Topology::PRESERVE_PREFIX.parse().unwrap();
     let client6 = prefix.embed(Nat46Topology::CLIENT_V4).to_string();
-    for i in 0..3 {
-        for line in env.tagged_lines(i, "spread") {
-            assert_eq!(client_field(&line), client6, "backend {i} saw {line}");
+    for (i, lines) in spread.iter().enumerate() {
+        for line in lines {
+            assert_eq!(client_field(line), client6, "backend {i} saw {line}");
         }
     }
     // One new flow per connection, except where the client's kernel
@@ -333,13 +336,14 @@ fn gateway_mode_shows_the_snat_address() {
             "--fail",
             "--max-time",
             "10",
-            &format!("http://{WEB_GW}/"),
+            &format!("http://{WEB_GW}/?gw=1"),
         ])
         .expect("request through the gateway-mode service");
     let snat = Nat46Topology::SNAT_V6.to_string();
     assert!(body.contains(&format!("you are {snat}")), "{body}");
-    let lines = env.servers[0].log_lines();
-    assert_eq!(client_field(lines.last().expect("a log line")), snat);
+    let logged = env.tagged_lines("gw", 1);
+    assert_eq!(logged[0].len(), 1, "web-gw's only backend: {logged:?}");
+    assert_eq!(client_field(&logged[0][0]), snat);
 }
 
 /// Source ranges: the allowed client gets through; from another address
@@ -365,8 +369,10 @@ fn source_ranges_admit_allowed_clients_only() {
         &format!("http://{RESTRICTED}/?denied=1"),
     ]);
     assert!(refused.is_err(), "a client outside the ranges got through");
-    assert_eq!(env.tagged_lines(1, "allowed").len(), 1);
-    assert_eq!(env.tagged_lines(1, "denied").len(), 0);
+    assert_eq!(env.tagged_lines("allowed", 1)[1].len(), 1);
+    // Any request that got through would be logged by now, beside the
+    // allowed one.
+    assert_eq!(env.tagged_lines("denied", 0)[1].len(), 0);
     let drops = env.stats("restricted")["drops"]["source_range"].as_u64();
     assert!(drops.unwrap_or(0) >= 1, "{}", env.stats("restricted"));
 }
@@ -426,7 +432,7 @@ fn drain_and_removal_keep_running_flows() {
     assert_eq!(weight_of_pinned, Some(json!(0)), "{shown}");
     env.connections(DRAIN, 200, "afterdrain");
     assert_eq!(
-        env.tagged_lines(pinned_i, "afterdrain").len(),
+        env.tagged_lines("afterdrain", 200)[pinned_i].len(),
         0,
         "a new connection reached the drained backend"
     );
@@ -444,16 +450,17 @@ fn drain_and_removal_keep_running_flows() {
     let (status, text) = env.api("PUT", "/services/drain", Some(&replaced.to_string()));
     assert_eq!(status, 200, "{text}");
     env.connections(DRAIN, 50, "afterremoval");
-    assert_eq!(env.tagged_lines(removed, "afterremoval").len(), 0);
-    assert_eq!(env.tagged_lines(pinned_i, "afterremoval").len(), 0);
+    let after_removal = env.tagged_lines("afterremoval", 50);
+    assert_eq!(after_removal[removed].len(), 0);
+    assert_eq!(after_removal[pinned_i].len(), 0);
 
     finish_download(download, &out, SIZE, "download from the drained backend");
+    let served = env.servers[pinned_i]
+        .wait_for_log(&format!("path=/file/{SIZE}"), Duration::from_secs(5))
+        .expect("the drained backend logs the download");
     assert!(
-        env.servers[pinned_i]
-            .log_lines()
-            .iter()
-            .any(|l| l.contains(&format!("path=/file/{SIZE}")) && l.contains("status=200")),
-        "the drained backend served the whole download"
+        served.contains(&format!("status=200 bytes={SIZE}")),
+        "the drained backend served the whole download: {served}"
     );
 }
 

@@ -5,9 +5,12 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
+use std::time::Duration;
 
 use anyhow::{bail, Context as _};
-use sixgate_testnet::{parse_log_line, Gateway, GatewayConfig, HttpServer, Nat46Topology};
+use sixgate_testnet::{
+    parse_log_line, wait_for_request_logs, Gateway, GatewayConfig, HttpServer, Nat46Topology,
+};
 
 use super::{check_interrupt, print_indented, run_captured, step};
 
@@ -183,14 +186,15 @@ fn round(
             ],
         ),
     )?;
-    let needle = format!("path=/?{tag}=");
+    // Every connection succeeded, so each is in some backend's log.
+    let logged = wait_for_request_logs(
+        &servers.iter().collect::<Vec<_>>(),
+        &format!("path=/?{tag}="),
+        CONNECTIONS,
+        Duration::from_secs(10),
+    )?;
     let mut counts = BTreeMap::new();
-    for (addr, server) in Nat46Topology::BACKENDS.iter().zip(servers) {
-        let lines: Vec<String> = server
-            .log_lines()
-            .into_iter()
-            .filter(|l| l.contains(&needle))
-            .collect();
+    for (addr, lines) in Nat46Topology::BACKENDS.iter().zip(logged) {
         let seen_as = lines
             .first()
             .and_then(|l| {
