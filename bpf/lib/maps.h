@@ -39,6 +39,18 @@ struct sixgate_config {
 	 * source has no IPv4 form (an IPv6 router on the path). */
 	__be32 rfc6791_pool4[SIXGATE_RFC6791_MAX];
 	__u32 rfc6791_count;
+	/* The exception path (exception.h): the daemon's TAP device, where
+	 * packets the programs cannot finish go; 0 = none (they are dropped
+	 * by reason instead). */
+	__u32 exc_ifindex;
+	/* RFC 7915 4.1 "lowest-ipv6-mtu": an IPv4 packet without DF that
+	 * is larger than this once translated is fragmented to fit. */
+	__u16 lowest_ipv6_mtu;
+	__u16 pad2;
+	/* Exception path rate limit, per CPU, as a GCRA: each packet costs
+	 * exc_cost_ns of credit, and at most exc_burst_ns may be owed. */
+	__u64 exc_cost_ns;
+	__u64 exc_burst_ns;
 };
 
 /* pool6 is the well-known prefix 64:ff9b::/96 (RFC 6052 3.1 applies). */

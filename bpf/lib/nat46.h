@@ -244,6 +244,8 @@ static __always_inline int nat46_forward(struct __sk_buff *skb, const struct six
 	ret = xlat46_parse(skb, &p);
 	if (ret == XLAT_TTL_EXPIRED)
 		return DROP(DROP_TTL_EXPIRED);
+	if (ret == XLAT_IPV4_OPTIONS)
+		return DROP(DROP_IPV4_OPTIONS);
 	if (ret)
 		return ret;
 	if ((svc->flags & SVC_F_SOURCE_RANGES) && !nat46_source_allowed(svc->id, p.src4))

@@ -6,6 +6,7 @@
 
 #include "bigtcp.h"
 #include "csum.h"
+#include "exception.h"
 #include "fib.h"
 #include "icmp_reply.h"
 #include "rfc6052.h"
@@ -63,10 +64,12 @@ static __always_inline bool xlat46_is_served(__be32 dst)
 /* xlat46_parse / xlat64_parse: the TTL / hop limit would expire (not an
  * error by itself: the gateway may answer Time Exceeded). */
 #define XLAT_TTL_EXPIRED 1
+/* xlat46_parse: the header carries options (for the exception path). */
+#define XLAT_IPV4_OPTIONS 2
 
 /* The checks RFC 7915 4.1 makes before translating, on the packet at
- * ETH_HLEN; fills *p. Returns 0, XLAT_TTL_EXPIRED (p->l4_len is set), or a
- * negative DROP reason. */
+ * ETH_HLEN; fills *p. Returns 0, XLAT_TTL_EXPIRED (p->l4_len is set),
+ * XLAT_IPV4_OPTIONS (nothing else checked), or a negative DROP reason. */
 static __always_inline int xlat46_parse(struct __sk_buff *skb, struct xlat46_pkt *p)
 {
 	void *data = (void *)(long)skb->data;
@@ -80,7 +83,7 @@ static __always_inline int xlat46_parse(struct __sk_buff *skb, struct xlat46_pkt
 	if (ip4->ihl < 5)
 		return DROP(DROP_TRUNCATED);
 	if (ip4->ihl > 5)
-		return DROP(DROP_IPV4_OPTIONS);
+		return XLAT_IPV4_OPTIONS;
 	ret = bigtcp_ipv4_len(skb, ip4);
 	if (ret < 0)
 		return DROP(DROP_TRUNCATED);
@@ -225,25 +228,36 @@ static __always_inline int xlat46_emit(struct __sk_buff *skb, const struct sixga
 	struct ipv6hdr *ip6;
 	struct ethhdr *eth;
 	__u32 addr_diff, pseudo6, l4_len = p->l4_len;
+	__u32 size6 = l4_len + IPV6_HLEN + (p->frag ? IPV6_FRAG_HLEN : 0);
 	__u8 hop_limit;
 	enum fib_verdict verdict;
 	int rc, ret;
 
 	if (!fib)
 		return DROP(DROP_HELPER_FAILED);
-	rc = fib_lookup6(skb, fib, &t->src6, &t->dst6, p->proto,
-			 l4_len + IPV6_HLEN + (p->frag ? IPV6_FRAG_HLEN : 0));
+	rc = fib_lookup6(skb, fib, &t->src6, &t->dst6, p->proto, size6);
 	verdict = fib_verdict_of(rc);
 	if (verdict == FIB_TOO_BIG) {
 		/* RFC 7915 4.1 with RFC 1191: with DF set the sender learns the
 		 * IPv6 path's MTU less the 20 bytes translation adds; without
-		 * DF the translator would fragment (not built yet: dropped). */
-		if (!p->df)
-			return DROP(DROP_FRAG_NEEDED);
+		 * DF the translator fragments: the daemon does (a NAT46 service
+		 * flow's state is here, so that one is dropped). */
+		if (!p->df) {
+			if (nat)
+				return DROP(DROP_FRAG_NEEDED);
+			return exception_handoff(skb, cfg, SG_EXCEPTION_FRAGMENT46, fib->mtu_result,
+						 DROP(DROP_FRAG_NEEDED), counter);
+		}
 		*counter = SG_ICMP_FRAG_NEEDED_SENT;
 		return icmp4_send_error(skb, l4_len + IPV4_HLEN, ICMP_DEST_UNREACH << 8 | ICMP_FRAG_NEEDED,
 					(__u32)fib->mtu_result - IP_HDR_DELTA, 0);
 	}
+	/* RFC 7915 4.1: without DF, fragments of at most lowest-ipv6-mtu,
+	 * which any IPv6 path carries. Only with an exception path to cut
+	 * them: without one, a packet the egress link takes goes whole. */
+	if (!p->df && !nat && cfg->exc_ifindex && size6 > cfg->lowest_ipv6_mtu)
+		return exception_handoff(skb, cfg, SG_EXCEPTION_FRAGMENT46, cfg->lowest_ipv6_mtu,
+					 DROP(DROP_FRAG_NEEDED), counter);
 	/* Exactly one decrement end to end: ours when we forward, the
 	 * kernel's when it does. */
 	hop_limit = verdict == FIB_REDIRECT ? p->ttl - 1 : p->ttl;
@@ -369,6 +383,31 @@ static __always_inline int xlat46_time_exceeded(struct __sk_buff *skb, const str
 	return icmp4_send_error(skb, tot_len, ICMP_TIME_EXCEEDED << 8, 0, cfg->rfc6791_pool4[0]);
 }
 
+/* RFC 7915 4.1: options are ignored, but an unexpired source route is
+ * answered with Source Route Failed. The header length varies with them,
+ * which the verifier cannot afford here: the daemon translates these, told
+ * the MTU of the route the translated packet takes. */
+static __always_inline int xlat46_options(struct __sk_buff *skb, const struct sixgate_config *cfg,
+					  __u32 *counter)
+{
+	void *data = (void *)(long)skb->data;
+	void *data_end = (void *)(long)skb->data_end;
+	struct iphdr *ip4 = data + ETH_HLEN;
+	union v6addr src6, dst6;
+	__u8 proto;
+
+	if ((void *)(ip4 + 1) > data_end)
+		return DROP(DROP_TRUNCATED);
+	if (!cfg->exc_ifindex)
+		return DROP(DROP_IPV4_OPTIONS);
+	proto = ip4->protocol == IPPROTO_ICMP ? IPPROTO_ICMPV6 : ip4->protocol;
+	rfc6052_embed(cfg, ip4->saddr, &src6);
+	rfc6052_embed(cfg, ip4->daddr, &dst6);
+	return exception_handoff(skb, cfg, SG_EXCEPTION_IPV4_OPTIONS,
+				 exception_route_mtu6(skb, &src6, &dst6, proto), DROP(DROP_IPV4_OPTIONS),
+				 counter);
+}
+
 /* Stateless SIIT (RFC 7915 4, RFC 6052): translate the IPv4 packet in `skb`,
  * whose destination is served, with both addresses embedded in pool6. */
 static __always_inline int xlat46(struct __sk_buff *skb, const struct sixgate_config *cfg, __u32 *counter)
@@ -380,6 +419,8 @@ static __always_inline int xlat46(struct __sk_buff *skb, const struct sixgate_co
 	ret = xlat46_parse(skb, &p);
 	if (ret == XLAT_TTL_EXPIRED)
 		return xlat46_time_exceeded(skb, cfg, p.l4_len + IPV4_HLEN, counter);
+	if (ret == XLAT_IPV4_OPTIONS)
+		return xlat46_options(skb, cfg, counter);
 	if (ret)
 		return ret;
 	if (rfc6052_wkp_forbids(cfg, p.src4, p.dst4))

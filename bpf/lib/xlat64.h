@@ -301,14 +301,19 @@ static __always_inline int xlat64_emit(struct __sk_buff *skb, const struct sixga
 	verdict = fib_verdict_of(rc);
 	if (verdict == FIB_TOO_BIG) {
 		/* RFC 7915 5.1: a packet of at most 1280 bytes is fragmented
-		 * after translation (not built yet: dropped); a larger one gets
+		 * after translation, by the daemon (a NAT46 service flow's
+		 * state is here, so that one is dropped); a larger one gets
 		 * Packet Too Big with the IPv4 path's MTU plus the 20 bytes
 		 * translation saves, never below IPv6's 1280 (RFC 8200 5). */
 		__u32 len6 = p->l4_len + p->ext_len + IPV6_HLEN;
 		__u32 mtu = (__u32)fib->mtu_result + IP_HDR_DELTA;
 
-		if (len6 <= ICMP6_ERROR_MAX)
-			return DROP(DROP_FRAG_NEEDED);
+		if (len6 <= ICMP6_ERROR_MAX) {
+			if (nat)
+				return DROP(DROP_FRAG_NEEDED);
+			return exception_handoff(skb, cfg, SG_EXCEPTION_FRAGMENT64, fib->mtu_result,
+						 DROP(DROP_FRAG_NEEDED), counter);
+		}
 		*counter = SG_ICMP6_PACKET_TOO_BIG_SENT;
 		return icmp6_send_packet_too_big(skb, len6, mtu < ICMP6_ERROR_MAX ? ICMP6_ERROR_MAX : mtu);
 	}

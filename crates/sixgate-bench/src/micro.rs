@@ -350,6 +350,8 @@ fn measure(pin: &std::path::Path, runs: usize) -> Result<Vec<MicroResult>> {
         // d0 is a veth, as the daemon would report it.
         veth_ifindexes: vec![ifindex],
         rfc6791_pool4: Vec::new(),
+        lowest_ipv6_mtu: 1280,
+        exception: None,
     })
     .context("configure the data path")?;
     program_nat46(pin).context("program the NAT46 services")?;

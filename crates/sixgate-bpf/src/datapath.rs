@@ -15,6 +15,7 @@ use sixgate_wire::{Ipv4Prefix, Rfc6052Prefix};
 use tracing::warn;
 
 use crate::counters::{sum_counters, CounterValue};
+use crate::exception::ExceptionParams;
 use crate::maps::{
     served_v4_key_data, SixgateConfig, CFG_NAT46, CONFIG_MAP, COUNTERS_MAP, SERVED_V4_MAP,
 };
@@ -40,6 +41,10 @@ pub struct SiitParams {
     /// RFC 6791: IPv4 sources for ICMPv6 errors whose source has no IPv4
     /// form (at most `maps::RFC6791_MAX`).
     pub rfc6791_pool4: Vec<std::net::Ipv4Addr>,
+    /// RFC 7915 4.1 lowest-ipv6-mtu (applies with an exception path only).
+    pub lowest_ipv6_mtu: u16,
+    /// Where packets the programs cannot finish go; `None`: dropped.
+    pub exception: Option<ExceptionParams>,
 }
 
 /// Why loading, programming or attaching the data path failed.
@@ -197,6 +202,17 @@ impl Datapath {
             &params.rfc6791_pool4,
         );
         value.flags |= nat46;
+        value.lowest_ipv6_mtu = params.lowest_ipv6_mtu;
+        if let Some(exc) = &params.exception {
+            let cpus = aya::util::online_cpus()
+                .map_err(|(what, source)| DatapathError::Io {
+                    what: format!("reading {what}"),
+                    source,
+                })?
+                .len() as u32;
+            (value.exc_cost_ns, value.exc_burst_ns) = exc.gcra(cpus);
+            value.exc_ifindex = exc.ifindex;
+        }
         config
             .set(0, value, 0)
             .map_err(map_err(format!("writing {CONFIG_MAP}")))?;

@@ -4,6 +4,7 @@
 
 pub mod counters;
 pub mod datapath;
+pub mod exception;
 pub mod maps;
 pub mod nat46;
 pub mod pinned;

@@ -42,7 +42,20 @@ pub struct SixgateConfig {
     pub rfc6791_pool4: [[u8; 4]; RFC6791_MAX],
     /// Entries of `rfc6791_pool4` in use.
     pub rfc6791_count: u32,
+    /// The daemon's exception-path TAP device; 0 = none.
+    pub exc_ifindex: u32,
+    /// RFC 7915 4.1 lowest-ipv6-mtu.
+    pub lowest_ipv6_mtu: u16,
+    /// Padding, zero.
+    pub pad2: u16,
+    /// Exception-path rate limit per CPU: credit one packet costs (ns).
+    pub exc_cost_ns: u64,
+    /// Exception-path rate limit per CPU: most credit owed (ns).
+    pub exc_burst_ns: u64,
 }
+
+/// RFC 7915 4.1: lowest-ipv6-mtu unless configured, IPv6's minimum MTU.
+pub const LOWEST_IPV6_MTU_DEFAULT: u16 = 1280;
 
 /// `SIXGATE_RFC6791_MAX`: most RFC 6791 pool4 addresses.
 pub const RFC6791_MAX: usize = 4;
@@ -88,6 +101,11 @@ impl SixgateConfig {
             ],
             rfc6791_pool4: pool4,
             rfc6791_count: rfc6791_pool4.len() as u32,
+            exc_ifindex: 0,
+            lowest_ipv6_mtu: LOWEST_IPV6_MTU_DEFAULT,
+            pad2: 0,
+            exc_cost_ns: 0,
+            exc_burst_ns: 0,
         }
     }
 

@@ -96,6 +96,14 @@ fn map_layouts_match_btf() {
             ("peer_ifindex", offset_of!(SixgateConfig, peer_ifindex)),
             ("rfc6791_pool4", offset_of!(SixgateConfig, rfc6791_pool4)),
             ("rfc6791_count", offset_of!(SixgateConfig, rfc6791_count)),
+            ("exc_ifindex", offset_of!(SixgateConfig, exc_ifindex)),
+            (
+                "lowest_ipv6_mtu",
+                offset_of!(SixgateConfig, lowest_ipv6_mtu),
+            ),
+            ("pad2", offset_of!(SixgateConfig, pad2)),
+            ("exc_cost_ns", offset_of!(SixgateConfig, exc_cost_ns)),
+            ("exc_burst_ns", offset_of!(SixgateConfig, exc_burst_ns)),
         ],
     );
     check(

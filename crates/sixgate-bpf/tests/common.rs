@@ -119,15 +119,23 @@ impl Gw {
 
     /// Programs pool6 and the served prefix 198.51.100.0/24.
     pub fn configure(&mut self, pool6: &str, wkp_allow_non_global: bool) {
-        self.dp
-            .configure(&SiitParams {
-                pool6: pool6.parse().unwrap(),
-                ipv4_prefixes: vec!["198.51.100.0/24".parse().unwrap()],
-                wkp_allow_non_global,
-                veth_ifindexes: Vec::new(),
-                rfc6791_pool4: Vec::new(),
-            })
-            .expect("configure");
+        self.configure_with(pool6, |p| p.wkp_allow_non_global = wkp_allow_non_global);
+    }
+
+    /// Like [`Gw::configure`] with no relaxation, after `edit` changed
+    /// the parameters.
+    pub fn configure_with(&mut self, pool6: &str, edit: impl FnOnce(&mut SiitParams)) {
+        let mut params = SiitParams {
+            pool6: pool6.parse().unwrap(),
+            ipv4_prefixes: vec!["198.51.100.0/24".parse().unwrap()],
+            wkp_allow_non_global: false,
+            veth_ifindexes: Vec::new(),
+            rfc6791_pool4: Vec::new(),
+            lowest_ipv6_mtu: 1280,
+            exception: None,
+        };
+        edit(&mut params);
+        self.dp.configure(&params).expect("configure");
     }
 
     /// Every counter's packet count.

@@ -235,8 +235,8 @@ const ROUTED_MTU_1280: &[&str] = &[
 /// RFC 7915 4.1 with RFC 1191: an IPv4 packet with DF set whose IPv6 form
 /// exceeds the egress MTU is answered with ICMP Fragmentation Needed
 /// (3/4) carrying that MTU less 20, quoting the packet up to 576 bytes,
-/// sent back to the client; without DF it would need fragmenting (not built
-/// yet) and is dropped by that reason.
+/// sent back to the client; without DF it needs fragmenting, which without
+/// an exception path (tests/exception.rs) means dropped by that reason.
 #[test]
 fn too_big_ipv4_gets_fragmentation_needed() {
     with_gateway(ROUTED_MTU_1280, |gw| {
@@ -278,7 +278,8 @@ fn too_big_ipv4_gets_fragmentation_needed() {
 /// RFC 7915 5.1: an IPv6 packet over 1280 bytes whose IPv4 form exceeds the
 /// egress MTU gets ICMPv6 Packet Too Big (2/0) with that MTU plus 20, never
 /// below 1280 (RFC 8200 5), quoting the packet up to 1280 bytes; one of at
-/// most 1280 bytes would be fragmented (not built yet) and is dropped.
+/// most 1280 bytes needs fragmenting: without an exception path
+/// (tests/exception.rs), dropped.
 #[test]
 fn too_big_ipv6_gets_packet_too_big() {
     with_gateway(ROUTED, |gw| {
@@ -578,6 +579,8 @@ fn incompatible_pinned_map_is_replaced() {
             wkp_allow_non_global: false,
             veth_ifindexes: Vec::new(),
             rfc6791_pool4: Vec::new(),
+            lowest_ipv6_mtu: 1280,
+            exception: None,
         })
         .unwrap();
         let info = aya::maps::MapInfo::from_pin(&config).unwrap();
@@ -607,6 +610,8 @@ fn reconfiguring_removes_stale_served_prefixes() {
                 wkp_allow_non_global: false,
                 veth_ifindexes: Vec::new(),
                 rfc6791_pool4: Vec::new(),
+                lowest_ipv6_mtu: 1280,
+                exception: None,
             })
             .unwrap();
         let served = sixgate_bpf::pinned::read_served_prefixes(&gw.pin).unwrap();
@@ -787,6 +792,8 @@ fn expiring_ipv4_packets_get_time_exceeded_from_the_pool() {
                 wkp_allow_non_global: false,
                 veth_ifindexes: Vec::new(),
                 rfc6791_pool4: vec![pool],
+                lowest_ipv6_mtu: 1280,
+                exception: None,
             })
             .unwrap();
         let out = gw.run_counted(&input, "icmp_time_exceeded_sent");
