@@ -99,6 +99,20 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } sixgate_counters SEC(".maps");
 
+/* The exception path's outcomes in the daemon (which finishes what
+ * exception.h hands it), one slot per entry of EXC_COUNTERS in
+ * crates/sixgate-bpf/src/exception.rs. Only the daemon writes it; it is a
+ * map so that it is pinned and `sixgate stats` reads it like the rest. */
+#define SIXGATE_EXC_COUNTERS_MAX 64
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SIXGATE_EXC_COUNTERS_MAX);
+	__type(key, __u32);
+	__type(value, struct sixgate_count);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sixgate_exc_counters SEC(".maps");
+
 /* ---- Stateful NAT46 services (nat46.h, ct.h) ---------------------------- */
 
 /* Most services, backends per service, SNAT addresses. Mirrored in

@@ -2,9 +2,15 @@
 //! programs write over the Ethernet addresses of a packet they hand to the
 //! daemon's TAP device, and the rate limit they apply.
 
+use std::path::Path;
 use std::time::Duration;
 
-use crate::counters::{Counter, COUNTERS};
+use aya::maps::{Array, MapData};
+use sixgate_wire::xlat::DropReason;
+
+use crate::counters::{Counter, CounterValue, COUNTERS};
+use crate::maps::{SixgateCount, EXC_COUNTERS_MAP};
+use crate::DatapathError;
 
 /// `EXC_MAGIC0..2`: the first three bytes of a handed-off frame.
 pub const MAGIC: [u8; 3] = [0x02, b's', b'g'];
@@ -79,6 +85,170 @@ impl ExcMeta {
     }
 }
 
+/// What became of the packets the daemon got on the exception path, one
+/// slot each in the pinned `sixgate_exc_counters` map: every packet read
+/// from the device ends in exactly one of the `exc_*` outcomes but
+/// `exc_fragments_sent`, which counts what the fragmented ones became.
+pub const EXC_COUNTERS: &[Counter] = &[
+    c("exc_forward", "translated and sent whole"),
+    c(
+        "exc_fragmented",
+        "translated and sent as fragments (RFC 7915 4.1, 5.1)",
+    ),
+    c(
+        "exc_fragments_sent",
+        "of exc_fragmented: the fragments sent",
+    ),
+    c(
+        "exc_reply",
+        "answered with an ICMP error from the gateway (e.g. Source Route Failed)",
+    ),
+    c(
+        "exc_send_failed",
+        "translated, but sending failed (the daemon logs why)",
+    ),
+    c(
+        "exc_not_ours",
+        "not for the translator after all (the reference passes it): dropped",
+    ),
+    c(
+        "exc_malformed",
+        "a frame on the device without valid exception metadata: dropped",
+    ),
+    c("exc_drop_truncated", "dropped: malformed"),
+    c(
+        "exc_drop_ipv4_checksum",
+        "dropped: IPv4 header checksum wrong",
+    ),
+    c(
+        "exc_drop_ttl_expired",
+        "dropped: TTL would expire and no Time Exceeded could be sent",
+    ),
+    c(
+        "exc_drop_illegal_source",
+        "dropped: source may never be forwarded",
+    ),
+    c(
+        "exc_drop_wkp_non_global",
+        "dropped: well-known prefix with a non-global IPv4 address",
+    ),
+    c(
+        "exc_drop_src_not_pool6",
+        "dropped: IPv6 source has no IPv4 form",
+    ),
+    c(
+        "exc_drop_src_not_served",
+        "dropped: IPv6 source maps outside the served prefixes",
+    ),
+    c(
+        "exc_drop_proto_unsupported",
+        "dropped: transport protocol not translated",
+    ),
+    c(
+        "exc_drop_icmp_unsupported",
+        "dropped: ICMP type with no translation",
+    ),
+    c(
+        "exc_drop_frag_needed",
+        "dropped: too big and no error could be sent",
+    ),
+    c("exc_drop_udp_zero_csum", "dropped: UDP checksum 0"),
+    c(
+        "exc_drop_udp_zero_csum_fragment",
+        "dropped: first fragment with UDP checksum 0",
+    ),
+    c("exc_drop_icmp_fragment", "dropped: fragmented ICMP"),
+    c(
+        "exc_drop_icmp_error",
+        "dropped: ICMP error quoting an ICMP error",
+    ),
+    c(
+        "exc_drop_ipv4_source_route",
+        "dropped: unexpired source route, no error could be sent",
+    ),
+    c(
+        "exc_drop_ipv6_segments_left",
+        "dropped: Routing header with Segments Left not 0",
+    ),
+];
+
+const fn c(name: &'static str, help: &'static str) -> Counter {
+    Counter { name, help }
+}
+
+/// Index in [`EXC_COUNTERS`] of the counter called `name`.
+pub fn exc_counter_index(name: &str) -> Option<u32> {
+    EXC_COUNTERS
+        .iter()
+        .position(|c| c.name == name)
+        .map(|i| i as u32)
+}
+
+/// Index in [`EXC_COUNTERS`] of the drop counter for `reason`.
+pub fn exc_drop_index(reason: DropReason) -> u32 {
+    exc_counter_index(&format!("exc_{}", reason.counter_name()))
+        .expect("EXC_COUNTERS has every drop reason (tested)")
+}
+
+/// The pinned `sixgate_exc_counters` map, for the daemon to count in.
+pub struct ExcCounters {
+    map: Array<MapData, SixgateCount>,
+}
+
+impl ExcCounters {
+    /// Opens the map pinned under `pin_path`.
+    pub fn open(pin_path: &Path) -> Result<ExcCounters, DatapathError> {
+        Ok(ExcCounters {
+            map: open_array(pin_path)?,
+        })
+    }
+
+    /// Adds one packet of `bytes` to counter `index`. Only the daemon
+    /// writes the map, from one thread, so read-modify-write is safe.
+    pub fn add(&mut self, index: u32, bytes: usize) -> Result<(), DatapathError> {
+        let what = || format!("{EXC_COUNTERS_MAP}[{index}]");
+        let mut v = self.map.get(&index, 0).map_err(|e| DatapathError::Map {
+            what: format!("read {}", what()),
+            source: e,
+        })?;
+        v.packets += 1;
+        v.bytes += bytes as u64;
+        self.map.set(index, v, 0).map_err(|e| DatapathError::Map {
+            what: format!("write {}", what()),
+            source: e,
+        })
+    }
+}
+
+/// Every exception-path counter pinned under `pin_path`.
+pub fn read_exc_counters(pin_path: &Path) -> Result<Vec<CounterValue>, DatapathError> {
+    let map = open_array(pin_path)?;
+    EXC_COUNTERS
+        .iter()
+        .enumerate()
+        .map(|(i, counter)| {
+            let v = map.get(&(i as u32), 0).map_err(|e| DatapathError::Map {
+                what: format!("read {EXC_COUNTERS_MAP}[{i}]"),
+                source: e,
+            })?;
+            Ok(CounterValue {
+                counter: *counter,
+                packets: v.packets,
+                bytes: v.bytes,
+            })
+        })
+        .collect()
+}
+
+fn open_array(pin_path: &Path) -> Result<Array<MapData, SixgateCount>, DatapathError> {
+    crate::pinned::open(pin_path, EXC_COUNTERS_MAP)?
+        .try_into()
+        .map_err(|source| DatapathError::Map {
+            what: format!("{EXC_COUNTERS_MAP} has an unexpected layout"),
+            source,
+        })
+}
+
 /// The exception path the programs hand packets to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ExceptionParams {
@@ -107,6 +277,7 @@ impl ExceptionParams {
 mod tests {
     use super::*;
     use crate::counters::counter_index;
+    use crate::maps::EXC_COUNTERS_MAX;
 
     fn index(name: &str) -> u8 {
         counter_index(name).expect("a counter") as u8
@@ -150,6 +321,15 @@ mod tests {
         f[12] = 0x88;
         f[13] = 0xcc;
         assert_eq!(ExcMeta::parse(&f), Err(MetaError::EtherType(0x88cc)));
+    }
+
+    #[test]
+    fn every_drop_reason_has_a_counter_and_the_map_has_room() {
+        for r in DropReason::ALL {
+            let i = exc_drop_index(r) as usize;
+            assert_eq!(EXC_COUNTERS[i].name, format!("exc_{}", r.counter_name()));
+        }
+        assert!(EXC_COUNTERS.len() <= EXC_COUNTERS_MAX as usize);
     }
 
     #[test]

@@ -14,6 +14,11 @@ pub const SERVED_V4_MAX_ENTRIES: u32 = 1024;
 /// Per-CPU counters.
 pub const COUNTERS_MAP: &str = "sixgate_counters";
 
+/// The daemon's exception-path counters (`exception::EXC_COUNTERS`).
+pub const EXC_COUNTERS_MAP: &str = "sixgate_exc_counters";
+/// `SIXGATE_EXC_COUNTERS_MAX`: slots in `sixgate_exc_counters`.
+pub const EXC_COUNTERS_MAX: u32 = 64;
+
 /// `SIXGATE_CFG_POOL6_IS_WKP`
 pub const CFG_POOL6_IS_WKP: u8 = 1 << 0;
 /// `SIXGATE_CFG_WKP_ALLOW_NON_GLOBAL`

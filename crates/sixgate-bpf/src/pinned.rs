@@ -38,6 +38,27 @@ pub fn read_config(pin_path: &Path) -> Result<SixgateConfig, DatapathError> {
     })
 }
 
+/// Stops handing packets to the exception path (its device goes when the
+/// daemon exits): the programs drop them by reason until the next daemon
+/// sets it again. The rest of the configuration is untouched.
+pub fn clear_exception(pin_path: &Path) -> Result<(), DatapathError> {
+    let mut map = open(pin_path, CONFIG_MAP)?;
+    let mut array =
+        Array::<_, SixgateConfig>::try_from(&mut map).map_err(|source| DatapathError::Map {
+            what: format!("{CONFIG_MAP} has an unexpected layout"),
+            source,
+        })?;
+    let mut c = array.get(&0, 0).map_err(|source| DatapathError::Map {
+        what: format!("reading {CONFIG_MAP}"),
+        source,
+    })?;
+    c.exc_ifindex = 0;
+    array.set(0, c, 0).map_err(|source| DatapathError::Map {
+        what: format!("writing {CONFIG_MAP}"),
+        source,
+    })
+}
+
 /// The served IPv4 prefixes, sorted.
 pub fn read_served_prefixes(pin_path: &Path) -> Result<Vec<Ipv4Prefix>, DatapathError> {
     let map = open(pin_path, SERVED_V4_MAP)?;

@@ -52,6 +52,11 @@ pub struct Config {
     /// RFC 6791: IPv4 sources for translated ICMPv6 errors from IPv6
     /// addresses without an IPv4 form.
     pub rfc6791_pool4: Vec<Ipv4Addr>,
+    /// RFC 7915 4.1 lowest-ipv6-mtu: IPv4 packets without DF are
+    /// fragmented to this size once translated.
+    pub lowest_ipv6_mtu: u16,
+    /// The exception path (`[exception]`); `None` when disabled.
+    pub exception: Option<ExceptionSettings>,
     /// BIG TCP: (interface, GSO/GRO size) for each interface that wants it,
     /// each interface once.
     pub big_tcp: Vec<(String, u32)>,
@@ -65,6 +70,18 @@ pub struct Config {
     pub api: ApiSettings,
     /// File that keeps the services made through the API (`[state] path`).
     pub state_path: PathBuf,
+}
+
+/// The exception path (the config file's `[exception]` table): the TAP
+/// device the daemon finishes packets on that the programs hand it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExceptionSettings {
+    /// Name of the TAP device.
+    pub device: String,
+    /// Most packets per second, all CPUs together.
+    pub rate: u32,
+    /// Most packets at once, all CPUs together.
+    pub burst: u32,
 }
 
 /// Where the REST API listens (the config file's `[api]` table).
@@ -166,6 +183,8 @@ struct RawConfig {
     api: RawApi,
     #[serde(default)]
     state: RawState,
+    #[serde(default)]
+    exception: RawException,
 }
 
 #[derive(Debug, Deserialize)]
@@ -260,6 +279,74 @@ struct RawSiit {
     wkp_allow_non_global: bool,
     #[serde(default)]
     rfc6791_pool4: Vec<String>,
+    #[serde(default = "default_lowest_ipv6_mtu")]
+    lowest_ipv6_mtu: i64,
+}
+
+fn default_lowest_ipv6_mtu() -> i64 {
+    i64::from(sixgate_bpf::maps::LOWEST_IPV6_MTU_DEFAULT)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawException {
+    #[serde(default = "default_true")]
+    enabled: bool,
+    #[serde(default = "default_exception_device")]
+    device: String,
+    #[serde(default = "default_exception_rate")]
+    rate: i64,
+    #[serde(default = "default_exception_burst")]
+    burst: i64,
+}
+
+impl Default for RawException {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            device: default_exception_device(),
+            rate: default_exception_rate(),
+            burst: default_exception_burst(),
+        }
+    }
+}
+
+fn default_exception_device() -> String {
+    "sixgate-exc".into()
+}
+
+fn default_exception_rate() -> i64 {
+    10_000
+}
+
+fn default_exception_burst() -> i64 {
+    1_000
+}
+
+impl RawException {
+    fn validate(self, problems: &mut Problems) -> Option<ExceptionSettings> {
+        if let Err(why) = check_interface_name(&self.device) {
+            problems.add("exception.device", quoted(&self.device), why);
+        }
+        let mut count = |field: &str, v: i64| match u32::try_from(v) {
+            Ok(n) if n > 0 => n,
+            _ => {
+                problems.add(
+                    field,
+                    v,
+                    "must be a whole number of packets from 1 to 4294967295",
+                );
+                1
+            }
+        };
+        let rate = count("exception.rate", self.rate);
+        let burst = count("exception.burst", self.burst);
+        self.enabled.then_some(ExceptionSettings {
+            device: self.device,
+            rate,
+            burst,
+        })
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -495,6 +582,29 @@ impl RawConfig {
         }
 
         let rfc6791_pool4 = rfc6791_pool4(&siit.rfc6791_pool4, &mut problems);
+        // RFC 8200 5: every IPv6 link carries 1280 bytes.
+        let lowest_ipv6_mtu = match u16::try_from(siit.lowest_ipv6_mtu) {
+            Ok(m) if m >= 1280 => m,
+            _ => {
+                problems.add(
+                    "siit.lowest_ipv6_mtu",
+                    siit.lowest_ipv6_mtu,
+                    "must be from 1280 (the IPv6 minimum MTU, RFC 8200 §5) to 65535 bytes",
+                );
+                1280
+            }
+        };
+        let exception = self.exception.validate(&mut problems);
+        if let Some(e) = &exception {
+            if e.device == self.interfaces.ipv4 || e.device == self.interfaces.ipv6 {
+                problems.add(
+                    "exception.device",
+                    quoted(&e.device),
+                    "is one of [interfaces]; the exception path needs a device of its own, \
+                     which the daemon creates",
+                );
+            }
+        }
 
         let (nat46, check_settings) = self.nat46.validate(&mut problems);
         check_services(&self.services, &check_settings, &mut problems);
@@ -511,6 +621,8 @@ impl RawConfig {
                 ipv4_prefixes: prefixes.into_iter().map(|(_, p)| p).collect(),
                 wkp_allow_non_global: siit.wkp_allow_non_global,
                 rfc6791_pool4,
+                lowest_ipv6_mtu,
+                exception,
                 big_tcp,
                 restore_big_tcp: self.interfaces.restore_big_tcp,
                 nat46,
@@ -894,12 +1006,19 @@ fn rfc6791_pool4(texts: &[String], problems: &mut Problems) -> Vec<Ipv4Addr> {
 /// `Raw*` and [`Service`].
 fn table_of(field: &str) -> Option<&'static str> {
     match field {
-        "bpf" | "interfaces" | "siit" | "nat46" | "service" | "api" | "state" => Some(""),
+        "bpf" | "interfaces" | "siit" | "nat46" | "service" | "api" | "state" | "exception" => {
+            Some("")
+        }
         "pin_path" => Some("[bpf]"),
         "ipv4" | "ipv6" | "ipv4_big_tcp" | "ipv6_big_tcp" | "restore_big_tcp" => {
             Some("[interfaces]")
         }
-        "pool6" | "ipv4_prefixes" | "wkp_allow_non_global" | "rfc6791_pool4" => Some("[siit]"),
+        "pool6"
+        | "ipv4_prefixes"
+        | "wkp_allow_non_global"
+        | "rfc6791_pool4"
+        | "lowest_ipv6_mtu" => Some("[siit]"),
+        "enabled" | "device" | "rate" | "burst" => Some("[exception]"),
         "snat_addresses" | "snat_ports" | "preserve_prefix" | "maglev_table_size"
         | "maglev_seed" | "timeouts" => Some("[nat46]"),
         "tcp_syn" | "tcp_established" | "tcp_closing" | "tcp_reset" | "udp" => {
@@ -1102,6 +1221,7 @@ pool6 = "2001:db8:64::/96"
 ipv4_prefixes = ["198.51.100.0/24", "203.0.113.0/25"]
 wkp_allow_non_global = true
 rfc6791_pool4 = ["192.0.2.1"]
+lowest_ipv6_mtu = 1500
 
 [nat46]
 snat_addresses = ["2001:db8:ff::1", "2001:db8:ff::2"]
@@ -1142,6 +1262,11 @@ socket_mode = "0660"
 
 [state]
 path = "/var/lib/sixgate-test/state.json"
+
+[exception]
+device = "exc-test"
+rate = 500
+burst = 50
 "#;
 
     const MINIMAL: &str = r#"
@@ -1199,6 +1324,12 @@ ipv4_prefixes = ["198.51.100.0/24"]
                 ],
                 wkp_allow_non_global: true,
                 rfc6791_pool4: vec![Ipv4Addr::new(192, 0, 2, 1)],
+                lowest_ipv6_mtu: 1500,
+                exception: Some(ExceptionSettings {
+                    device: "exc-test".into(),
+                    rate: 500,
+                    burst: 50,
+                }),
                 big_tcp: vec![("eth1".into(), 262_144)],
                 restore_big_tcp: false,
                 nat46: Nat46Settings {
@@ -1265,6 +1396,15 @@ ipv4_prefixes = ["198.51.100.0/24"]
         assert_eq!(c.api.socket, PathBuf::from("/run/sixgate/api.sock"));
         assert_eq!(c.api.socket_mode, 0o600);
         assert_eq!(c.state_path, PathBuf::from("/var/lib/sixgate/state.json"));
+        assert_eq!(c.lowest_ipv6_mtu, 1280);
+        assert_eq!(
+            c.exception,
+            Some(ExceptionSettings {
+                device: "sixgate-exc".into(),
+                rate: 10_000,
+                burst: 1_000,
+            })
+        );
         // Empty tables take the defaults too.
         let c = parse(&format!(
             "{MINIMAL}[nat46]\n[nat46.timeouts]\n[api]\n[state]\n"
@@ -2069,5 +2209,41 @@ backends = [
         );
         let c = parse(&format!("{MINIMAL}rfc6791_pool4 = [\"192.0.2.1\"]\n")).unwrap();
         assert_eq!(c.rfc6791_pool4, vec![Ipv4Addr::new(192, 0, 2, 1)]);
+    }
+
+    #[test]
+    fn lowest_ipv6_mtu_and_exception_settings() {
+        for bad in ["1279", "65536", "-1"] {
+            assert_semantic(
+                &err(&format!("{MINIMAL}lowest_ipv6_mtu = {bad}\n")),
+                "siit.lowest_ipv6_mtu",
+                bad,
+                "must be from 1280",
+            );
+        }
+        let e = err(&format!(
+            "{MINIMAL}[exception]\ndevice = \"this-name-is-too-long\"\nrate = 0\nburst = 4294967296\n"
+        ));
+        assert_semantic(
+            &e,
+            "exception.device",
+            "\"this-name-is-too-long\"",
+            "at most 15",
+        );
+        assert_semantic(&e, "exception.rate", "0", "from 1 to 4294967295");
+        assert_semantic(&e, "exception.burst", "4294967296", "from 1 to 4294967295");
+        assert_semantic(
+            &err(&format!("{MINIMAL}[exception]\ndevice = \"eth0\"\n")),
+            "exception.device",
+            "\"eth0\"",
+            "a device of its own",
+        );
+        let c = parse(&format!("{MINIMAL}[exception]\nenabled = false\n")).unwrap();
+        assert_eq!(c.exception, None);
+        let e = err(&format!("{MINIMAL}[exception]\nrate_limit = 5\n"));
+        assert!(
+            e.contains("unknown field `rate_limit` in [exception]"),
+            "{e}"
+        );
     }
 }

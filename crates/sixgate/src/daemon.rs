@@ -10,12 +10,14 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use sixgate_bpf::datapath::{detach, pinned_interfaces, PinLock};
+use sixgate_bpf::exception::ExceptionParams;
 use sixgate_bpf::{Datapath, SiitParams};
 use sixgate_netlink::BigTcpOutcome;
 use tracing::{debug, info, warn};
 
 use crate::config::Config;
 use crate::dataplane::ServiceDataplane;
+use crate::exception::ExceptionPath;
 use crate::nat46::BpfDataplane;
 use crate::store::ServiceStore;
 
@@ -57,7 +59,22 @@ pub fn run(path: &Path, detach_on_exit: bool) -> anyhow::Result<()> {
     // Held until we return: no second daemon on the same pins meanwhile.
     let _lock = PinLock::acquire(&config.pin_path)?;
     let restart = !pinned_interfaces(&config.pin_path)?.is_empty();
-    attach(&config, &interfaces)?;
+    // Before attaching: the programs are told where it is.
+    let exception = config
+        .exception
+        .as_ref()
+        .map(ExceptionPath::create)
+        .transpose()?;
+    attach(&config, &interfaces, exception.as_ref().map(|e| e.params()))?;
+    let _exception_off = exception.as_ref().map(|_| ExceptionOff(&config.pin_path));
+    if let Some(exception) = exception {
+        if let Err(e) = exception.spawn(&config) {
+            if !restart {
+                detach_all(&config, &interfaces);
+            }
+            return Err(e);
+        }
+    }
     let dp = match program_services(&config, &store) {
         Ok(dp) => dp,
         // On a restart the maps still hold the services the running data
@@ -111,6 +128,19 @@ pub fn run(path: &Path, detach_on_exit: bool) -> anyhow::Result<()> {
     anyhow::ensure!(ok, "shutdown was not clean (see the warnings above)");
     info!("detached; counters stay readable with `sixgate stats`");
     Ok(())
+}
+
+/// The exception path's device goes with this process, however `run`
+/// ends: until the next daemon, the programs drop those packets by reason
+/// rather than redirect them to a device that is gone.
+struct ExceptionOff<'a>(&'a Path);
+
+impl Drop for ExceptionOff<'_> {
+    fn drop(&mut self) {
+        if let Err(e) = sixgate_bpf::pinned::clear_exception(self.0) {
+            warn!(error = %e, "could not turn the exception path off in the data path");
+        }
+    }
 }
 
 /// `sixgate detach`: removes every pinned link under the pin path (not
@@ -220,7 +250,11 @@ fn interfaces(config: &Config) -> Vec<String> {
 
 /// Loads, programs and attaches; on any failure detaches what this call
 /// attached, so an error leaves nothing half-applied.
-fn attach(config: &Config, interfaces: &[String]) -> anyhow::Result<()> {
+fn attach(
+    config: &Config,
+    interfaces: &[String],
+    exception: Option<ExceptionParams>,
+) -> anyhow::Result<()> {
     let mut datapath = Datapath::load(&config.pin_path).with_context(|| {
         format!(
             "loading the data path (pin path {})",
@@ -234,6 +268,8 @@ fn attach(config: &Config, interfaces: &[String]) -> anyhow::Result<()> {
             wkp_allow_non_global: config.wkp_allow_non_global,
             veth_ifindexes: veth_ifindexes(interfaces)?,
             rfc6791_pool4: config.rfc6791_pool4.clone(),
+            lowest_ipv6_mtu: config.lowest_ipv6_mtu,
+            exception,
         })
         .context("programming the translator maps")?;
 

@@ -6,6 +6,7 @@ mod config;
 mod daemon;
 mod dataplane;
 mod demo;
+mod exception;
 mod nat46;
 mod service;
 mod state;

@@ -3,7 +3,8 @@
 use std::path::Path;
 
 use anyhow::Context as _;
-use sixgate_bpf::read_counters;
+use sixgate_bpf::exception::read_exc_counters;
+use sixgate_bpf::{read_counters, CounterValue};
 
 use crate::config::Config;
 
@@ -19,30 +20,48 @@ pub fn print(pin_path: &Path, config: Option<&Path>, json: bool) -> anyhow::Resu
             pin_path.display()
         )
     })?;
+    // The daemon's side of the exception path (absent under pins an
+    // older version made).
+    let exception = read_exc_counters(&pin_path).unwrap_or_default();
     if json {
-        let body: Vec<String> = counters
-            .iter()
-            .map(|c| {
-                format!(
-                    "\"{}\":{{\"packets\":{},\"bytes\":{}}}",
-                    c.counter.name, c.packets, c.bytes
-                )
-            })
-            .collect();
-        println!("{{\"counters\":{{{}}}}}", body.join(","));
+        let object = |counters: &[CounterValue]| {
+            let body: Vec<String> = counters
+                .iter()
+                .map(|c| {
+                    format!(
+                        "\"{}\":{{\"packets\":{},\"bytes\":{}}}",
+                        c.counter.name, c.packets, c.bytes
+                    )
+                })
+                .collect();
+            format!("{{{}}}", body.join(","))
+        };
+        println!(
+            "{{\"counters\":{},\"exception\":{}}}",
+            object(&counters),
+            object(&exception)
+        );
     } else {
-        let width = counters
-            .iter()
-            .map(|c| c.counter.name.len())
-            .max()
-            .unwrap_or(0);
-        println!("{:width$}  {:>12}  {:>14}", "counter", "packets", "bytes");
-        for c in &counters {
-            println!(
-                "{:width$}  {:>12}  {:>14}",
-                c.counter.name, c.packets, c.bytes
-            );
+        table(&counters);
+        if !exception.is_empty() {
+            println!("\nexception path (finished by the daemon):");
+            table(&exception);
         }
     }
     Ok(())
+}
+
+fn table(counters: &[CounterValue]) {
+    let width = counters
+        .iter()
+        .map(|c| c.counter.name.len())
+        .max()
+        .unwrap_or(0);
+    println!("{:width$}  {:>12}  {:>14}", "counter", "packets", "bytes");
+    for c in counters {
+        println!(
+            "{:width$}  {:>12}  {:>14}",
+            c.counter.name, c.packets, c.bytes
+        );
+    }
 }

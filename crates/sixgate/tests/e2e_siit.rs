@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 use sixgate_testnet::{
-    file_bytes, parse_log_line, require_root, Gateway, GatewayConfig, HttpServer, Process,
+    file_bytes, parse_log_line, require_root, Gateway, GatewayConfig, HttpServer, Netns, Process,
     SiitTopology, HTTP_PORT,
 };
 
@@ -58,6 +58,12 @@ impl Env {
     }
 
     /// Counters, daemon stderr and the gw's tc state, for failure messages.
+    /// `sixgate stats --json`, parsed.
+    fn stats(&self) -> serde_json::Value {
+        let text = self.gateway.stats_json().expect("sixgate stats --json");
+        serde_json::from_str(&text).expect("stats --json is JSON")
+    }
+
     fn diagnostics(&self) -> String {
         let stats = self
             .gateway
@@ -154,6 +160,7 @@ fn http_download_1mib_over_ipv4_matches_server_bytes() {
         .unwrap();
     assert!(line.contains(&format!("bytes={MIB}")), "{line}");
     eprintln!("1 MiB download took {elapsed:?}");
+    assert_no_exceptions(&env);
 }
 
 #[test]
@@ -316,24 +323,20 @@ fn port_unreachable_reaches_the_sender_both_ways() {
     );
 }
 
-/// Fragments cross the gateway both ways (RFC 7915 4.1, 5.1.1): 3000-byte
-/// UDP datagrams sent with DF=0 are fragmented by the sender's kernel,
-/// translated fragment by fragment, and reassembled by the receiver. The
-/// IPv6 link is 1600 bytes, so the client's 1500-byte fragments still fit
-/// with their 28 extra bytes (the gateway does not fragment again yet);
-/// towards the client, the server first learns the IPv4 path's MTU from
-/// the gateway's Packet Too Big (its first datagram is lost to that).
+/// Fragments cross the gateway both ways (RFC 7915 4.1, 5.1, 5.1.1) and
+/// the exception path cuts what the programs cannot: 3000-byte UDP
+/// datagrams sent with DF=0 are fragmented by the sender's kernel, and
+/// reassembled by the receiver.
+///
+/// IPv4 -> IPv6, every link 1500: the client's 1500-byte fragments are
+/// larger than lowest-ipv6-mtu (1280) once translated, so the daemon cuts
+/// each into two IPv6 fragments. IPv6 -> IPv4 over a 1000-byte IPv4 link:
+/// the server learns 1280 from the gateway's Packet Too Big (its first
+/// datagram is lost to that), and its 1280-byte fragments, 1260 bytes of
+/// IPv4 once translated, are cut again by the daemon.
 #[test]
 fn fragmented_udp_datagrams_cross_both_ways() {
     let env = Env::new();
-    env.topo
-        .gw
-        .ip(["link", "set", SiitTopology::GW_V6_IF, "mtu", "1600"])
-        .unwrap();
-    env.topo
-        .server
-        .ip(["link", "set", SiitTopology::SERVER_IF, "mtu", "1600"])
-        .unwrap();
     // Receives for up to 5 s; prints the SHA-256 of each datagram.
     let receiver = |family: &str, bind: &str| {
         format!(
@@ -357,26 +360,7 @@ fn fragmented_udp_datagrams_cross_both_ways() {
     };
     let data: Vec<u8> = (0..3000).map(|i| ((i * 7 + 3) % 256) as u8).collect();
     let want = format!("3000 {}", sha256_hex(&data));
-    for (what, rx_ns, rx_family, rx_bind, tx_ns, tx_family, to) in [
-        (
-            "IPv4 client -> IPv6 server",
-            &env.topo.server,
-            "AF_INET6",
-            "::",
-            &env.topo.client,
-            "AF_INET",
-            SiitTopology::SERVER_V4.to_string(),
-        ),
-        (
-            "IPv6 server -> IPv4 client",
-            &env.topo.client,
-            "AF_INET",
-            "0.0.0.0",
-            &env.topo.server,
-            "AF_INET6",
-            SiitTopology::CLIENT_V6.to_string(),
-        ),
-    ] {
+    let cross = |what: &str, rx_ns: &Netns, rx_family, rx_bind, tx_ns: &Netns, tx_family, to| {
         let rx = rx_ns
             .spawn(
                 format!("UDP receiver, {what}"),
@@ -399,7 +383,103 @@ fn fragmented_udp_datagrams_cross_both_ways() {
             got.iter().all(|l| l.trim() == want),
             "{what}: a damaged datagram arrived: {got:?}"
         );
+        got.len() as u64
+    };
+
+    let got = cross(
+        "IPv4 client -> IPv6 server",
+        &env.topo.server,
+        "AF_INET6",
+        "::",
+        &env.topo.client,
+        "AF_INET",
+        SiitTopology::SERVER_V4.to_string(),
+    );
+    let stats = env.stats();
+    // 8 datagrams of 3 fragments: the two 1500-byte ones of each went to
+    // the daemon, each cut in two.
+    assert_eq!(got, 8);
+    assert_eq!(
+        counter_packets(&stats, "exception_fragment46"),
+        16,
+        "{stats}"
+    );
+    assert_eq!(exc_packets(&stats, "exc_fragmented"), 16, "{stats}");
+    assert_eq!(exc_packets(&stats, "exc_fragments_sent"), 32, "{stats}");
+    let fast = counter_packets(&stats, "xlat46_redirect");
+    eprintln!(
+        "IPv4 -> IPv6: {} of {} translated fragments took the exception path",
+        16,
+        16 + fast
+    );
+
+    for (ns, dev) in [
+        (&env.topo.gw, SiitTopology::GW_V4_IF),
+        (&env.topo.client, SiitTopology::CLIENT_IF),
+    ] {
+        ns.ip(["link", "set", dev, "mtu", "1000"]).unwrap();
     }
+    cross(
+        "IPv6 server -> IPv4 client",
+        &env.topo.client,
+        "AF_INET",
+        "0.0.0.0",
+        &env.topo.server,
+        "AF_INET6",
+        SiitTopology::CLIENT_V6.to_string(),
+    );
+    let stats = env.stats();
+    let slow = counter_packets(&stats, "exception_fragment64");
+    assert!(slow > 0, "{stats}");
+    assert!(
+        exc_packets(&stats, "exc_fragmented") > 16,
+        "the daemon cut IPv6 -> IPv4 too: {stats}"
+    );
+    assert_eq!(exc_packets(&stats, "exc_send_failed"), 0, "{stats}");
+    eprintln!(
+        "IPv6 -> IPv4 over a 1000-byte link: {slow} of {} translated fragments took the exception path",
+        slow + counter_packets(&stats, "xlat64_redirect")
+    );
+}
+
+/// RFC 7915 4.1: IPv4 options are ignored. `ping -R` (Record Route) goes
+/// through the exception path, where the daemon translates it without
+/// the option; the replies come back through the fast path.
+#[test]
+fn ipv4_options_are_translated_by_the_exception_path() {
+    let env = Env::new();
+    let out = env.run_ok(
+        "ping -R",
+        env.topo.client.cmd(
+            "ping",
+            [
+                "-R",
+                "-c",
+                "3",
+                "-i",
+                "0.2",
+                "-W",
+                "2",
+                "-w",
+                "10",
+                &SiitTopology::SERVER_V4.to_string(),
+            ],
+        ),
+    );
+    let out = String::from_utf8_lossy(&out);
+    assert!(
+        out.contains(" 0% packet loss"),
+        "{out}\n{}",
+        env.diagnostics()
+    );
+    let stats = env.stats();
+    assert_eq!(
+        counter_packets(&stats, "exception_ipv4_options"),
+        3,
+        "{stats}"
+    );
+    assert_eq!(exc_packets(&stats, "exc_forward"), 3, "{stats}");
+    assert!(counter_packets(&stats, "xlat64_redirect") >= 3, "{stats}");
 }
 
 #[test]
@@ -558,6 +638,31 @@ fn counter_packets(json: &serde_json::Value, name: &str) -> u64 {
         .unwrap_or_else(|| panic!("counter {name} missing in {json}"))
 }
 
+/// A counter of the daemon's side of the exception path.
+fn exc_packets(json: &serde_json::Value, name: &str) -> u64 {
+    json["exception"][name]["packets"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("exception counter {name} missing in {json}"))
+}
+
+/// Normal traffic never takes the exception path (issue: TCP, UDP and
+/// ICMP echo under the path MTU are finished in the programs).
+fn assert_no_exceptions(env: &Env) {
+    let stats = env.stats();
+    let taken: Vec<(&String, u64)> = stats["counters"]
+        .as_object()
+        .expect("counters")
+        .iter()
+        .filter(|(k, _)| k.starts_with("exception_"))
+        .map(|(k, v)| (k, v["packets"].as_u64().unwrap_or(0)))
+        .filter(|(_, n)| *n > 0)
+        .collect();
+    assert!(
+        taken.is_empty(),
+        "normal traffic took the exception path: {taken:?}"
+    );
+}
+
 #[test]
 fn stats_json_counts_translated_packets_both_ways() {
     let env = Env::new();
@@ -581,6 +686,7 @@ fn stats_json_counts_translated_packets_both_ways() {
     let after: serde_json::Value = serde_json::from_str(&text).expect("stats --json is JSON");
     // 3 requests + 3 replies in each direction, at least.
     assert!(counter_packets(&after, "xlat46_redirect") >= 6, "{text}");
+    assert_no_exceptions(&env);
     assert!(counter_packets(&after, "xlat64_redirect") >= 6, "{text}");
     assert!(
         after["counters"]["xlat46_redirect"]["bytes"]

@@ -178,6 +178,26 @@ pub enum DropReason {
 }
 
 impl DropReason {
+    /// Every reason, for tables indexed by reason.
+    pub const ALL: [DropReason; 16] = [
+        DropReason::Truncated,
+        DropReason::Ipv4Checksum,
+        DropReason::TtlExpired,
+        DropReason::IllegalSource,
+        DropReason::WkpNonGlobal,
+        DropReason::SrcNotPool6,
+        DropReason::SrcNotServed,
+        DropReason::ProtoUnsupported,
+        DropReason::IcmpUnsupported,
+        DropReason::FragNeeded,
+        DropReason::UdpZeroChecksum,
+        DropReason::UdpZeroChecksumFragment,
+        DropReason::IcmpFragment,
+        DropReason::IcmpNestedError,
+        DropReason::Ipv4SourceRoute,
+        DropReason::Ipv6SegmentsLeft,
+    ];
+
     /// The eBPF counter name for this reason.
     pub fn counter_name(self) -> &'static str {
         match self {
@@ -257,4 +277,36 @@ pub(crate) mod proto {
     pub const ROUTING: u8 = 43;
     pub const FRAGMENT: u8 = 44;
     pub const DSTOPTS: u8 = 60;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::DropReason;
+
+    #[test]
+    fn all_drop_reasons_listed_once_in_order() {
+        // The match is exhaustive: a new reason does not compile until it
+        // has a place here, and then the loop wants it in ALL too.
+        let place = |r: DropReason| match r {
+            DropReason::Truncated => 0,
+            DropReason::Ipv4Checksum => 1,
+            DropReason::TtlExpired => 2,
+            DropReason::IllegalSource => 3,
+            DropReason::WkpNonGlobal => 4,
+            DropReason::SrcNotPool6 => 5,
+            DropReason::SrcNotServed => 6,
+            DropReason::ProtoUnsupported => 7,
+            DropReason::IcmpUnsupported => 8,
+            DropReason::FragNeeded => 9,
+            DropReason::UdpZeroChecksum => 10,
+            DropReason::UdpZeroChecksumFragment => 11,
+            DropReason::IcmpFragment => 12,
+            DropReason::IcmpNestedError => 13,
+            DropReason::Ipv4SourceRoute => 14,
+            DropReason::Ipv6SegmentsLeft => 15,
+        };
+        for (i, r) in DropReason::ALL.iter().enumerate() {
+            assert_eq!(place(*r), i, "{r:?}");
+        }
+    }
 }
