@@ -108,4 +108,16 @@ static __always_inline __u32 exception_route_mtu6(struct __sk_buff *skb, const u
 	return rc == BPF_FIB_LKUP_RET_FRAG_NEEDED ? fib->mtu_result : 0;
 }
 
+/* The same for the IPv4 route to `dst`. */
+static __always_inline __u32 exception_route_mtu4(struct __sk_buff *skb, __be32 src, __be32 dst, __u8 proto)
+{
+	struct bpf_fib_lookup *fib = fib_scratch();
+	int rc;
+
+	if (!fib)
+		return 0;
+	rc = fib_lookup4(skb, fib, src, dst, 0, proto, 0xffff);
+	return rc == BPF_FIB_LKUP_RET_FRAG_NEEDED ? fib->mtu_result : 0;
+}
+
 #endif

@@ -15,6 +15,7 @@
 #define SIXGATE_ICMP_ERROR46_H
 
 #include "csum.h"
+#include "exception.h"
 #include "fib.h"
 #include "icmp_tables.h"
 #include "rfc6052.h"
@@ -71,6 +72,16 @@ static __always_inline int xlat46_icmp_error(struct __sk_buff *skb, const struct
 	 * header, its protocol, an error about an error, the pointer. */
 	if (bpf_skb_load_bytes(skb, L4_OFF4, &w->icmp4, sizeof(w->icmp4)))
 		return DROP(DROP_TRUNCATED);
+	/* RFC 4884 (RFC 7915 4.3): a length attribute means an extension
+	 * follows the quote; the quote must be padded to 64-bit words and the
+	 * attribute rescaled, which the daemon does. Without it, the
+	 * extension goes along as part of the quote. */
+	if (cfg->exc_ifindex && ((__u8 *)&w->icmp4)[5] &&
+	    (w->icmp4.type == ICMP_DEST_UNREACH || w->icmp4.type == ICMP_TIME_EXCEEDED ||
+	     w->icmp4.type == ICMP_PARAMETERPROB))
+		return exception_handoff(skb, cfg, SG_EXCEPTION_ICMP_EXTENSION,
+					 exception_route_mtu6(skb, &t->src6, &t->dst6, IPPROTO_ICMPV6),
+					 DROP(DROP_HELPER_FAILED), counter);
 	ret = icmp46_error(w->icmp4.type, w->icmp4.code, 0, 0, &x);
 	if (ret)
 		return ret;

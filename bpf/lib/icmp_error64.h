@@ -15,6 +15,7 @@
 #define SIXGATE_ICMP_ERROR64_H
 
 #include "csum.h"
+#include "exception.h"
 #include "fib.h"
 #include "icmp_tables.h"
 #include "rfc6052.h"
@@ -69,6 +70,20 @@ static __always_inline int xlat64_icmp_error(struct __sk_buff *skb, const struct
 	w = bpf_map_lookup_elem(&sixgate_icmp64_scratch, &zero);
 	if (!w || !fib)
 		return DROP(DROP_HELPER_FAILED);
+	/* RFC 4884 (RFC 7915 5.3): a length attribute means an extension
+	 * follows the quote; the quote must be padded to 32-bit words and the
+	 * attribute rescaled, which the daemon does (handed over as received,
+	 * so before anything is removed). Without it, the extension goes
+	 * along as part of the quote. */
+	if (cfg->exc_ifindex) {
+		__u8 head[ICMP_HLEN];
+
+		if (!bpf_skb_load_bytes(skb, L4_OFF6 + (p->ext_len & 0x7ff), head, sizeof(head)) &&
+		    head[4] && (head[0] == ICMPV6_DEST_UNREACH || head[0] == ICMPV6_TIME_EXCEED))
+			return exception_handoff(skb, cfg, SG_EXCEPTION_ICMP_EXTENSION,
+						 exception_route_mtu4(skb, t->src4, t->dst4, IPPROTO_ICMP),
+						 DROP(DROP_HELPER_FAILED), counter);
+	}
 	/* Extension headers in front of the ICMPv6 header go first, so that
 	 * the offsets below hold (RFC 7915 5.1: they are not translated). */
 	if (p->ext_len &&

@@ -11,7 +11,8 @@
 //! Destination Options and Routing headers, IPv4 ones with options
 //! (padding, Record Route, Timestamp, source routes expired or not);
 //! fragments both ways; IPv4 packets without DF up to larger than the link;
-//! ICMP errors both ways with quoted packets cut at random lengths; bad
+//! ICMP errors both ways with quoted packets cut at random lengths, some
+//! with RFC 4884 extensions; bad
 //! header and transport checksums, truncation, expiring TTLs, unsupported
 //! protocols and ICMP types, unserved and untranslatable addresses.
 //!
@@ -248,7 +249,11 @@ impl Gen {
         let most = if rng.chance(80) { 900 } else { 2000 };
         let len = 64 + rng.below(most) as usize;
         let mut whole = self.plain(rng, v4, len);
-        let l3 = if v4 { 20 } else { 40 };
+        let l3 = if v4 {
+            usize::from(whole[0] & 0x0f) * 4
+        } else {
+            40
+        };
         let body = whole.split_off(l3);
         let offset = 8 * rng.below((body.len() / 8) as u64) as usize;
         let units = if rng.chance(80) { 64 } else { 190 };
@@ -339,9 +344,29 @@ impl Gen {
                 _ => (1, rng.pick(&[0, 1, 3, 4]), 0),
             }
         };
+        // RFC 4884: sometimes an extension after the quote, which is then
+        // padded to the length attribute's unit.
+        let has_attr = if v4 {
+            [3, 11, 12].contains(&t)
+        } else {
+            [1, 3].contains(&t)
+        };
+        let mut word = word;
+        let mut extension = Vec::new();
+        if has_attr && rng.chance(15) {
+            let unit = if v4 { 4 } else { 8 };
+            inner.resize(inner.len().div_ceil(unit) * unit, 0);
+            let attr = (inner.len() / unit) as u32;
+            word |= if v4 { attr << 16 } else { attr << 24 };
+            // Extension header (version 2) and one object, checksum left
+            // as it comes: the translator copies the extension unchanged.
+            extension = vec![0x20, 0, 0, 0, 0, 8, 1, 1];
+            extension.extend(rng.bytes(4));
+        }
         let mut icmp = vec![t, code, 0, 0];
         icmp.extend_from_slice(&word.to_be_bytes());
         icmp.extend_from_slice(&inner);
+        icmp.extend_from_slice(&extension);
         let mut p = if v4 {
             // From the client, or from a router on the IPv4 side.
             let src = if rng.chance(70) {
