@@ -129,7 +129,7 @@ static __always_inline int xlat46_icmp_error(struct __sk_buff *skb, const struct
 		inner_icmp6_type = in_icmp[0] == ICMP_ECHO ? ICMPV6_ECHO_REQUEST : ICMPV6_ECHO_REPLY;
 	}
 
-	ipv6_hdr_write(&w->in6, w->in4.tos, (__u16)inner_plen, inner_proto, w->in4.ttl, &w->in_src,
+	ipv6_hdr_write(&w->in6, xlat_tclass(cfg, w->in4.tos), (__u16)inner_plen, inner_proto, w->in4.ttl, &w->in_src,
 		       &w->in_dst);
 	__builtin_memset(&w->icmp6, 0, sizeof(w->icmp6));
 	w->icmp6.icmp6_type = x.type;

@@ -156,7 +156,8 @@ static __always_inline int xlat64_icmp_error(struct __sk_buff *skb, const struct
 		inner_check = 0; /* not quoted */
 
 	xlat64_id_df(inner_len4, src4, dst4, inner_proto, inner_check, &id, &frag_off);
-	ipv4_hdr_write(&w->in4, (w->in6.priority << 4) | (w->in6.flow_lbl[0] >> 4), (__u16)inner_len4,
+	ipv4_hdr_write(&w->in4, xlat_tclass(cfg, (w->in6.priority << 4) | (w->in6.flow_lbl[0] >> 4)),
+		       (__u16)inner_len4,
 		       id, frag_off, w->in6.hop_limit, inner_proto, src4, dst4);
 	__builtin_memset(&w->icmp4, 0, sizeof(w->icmp4));
 	w->icmp4.type = x.type;

@@ -46,7 +46,10 @@ struct sixgate_config {
 	/* RFC 7915 4.1 "lowest-ipv6-mtu": an IPv4 packet without DF that
 	 * is larger than this once translated is fragmented to fit. */
 	__u16 lowest_ipv6_mtu;
-	__u16 pad2;
+	/* With SIXGATE_CFG_TCLASS_SET: the Traffic Class / TOS every
+	 * translated header gets (RFC 7915 4.1, 5.1 let the operator choose). */
+	__u8 tclass;
+	__u8 pad2;
 	/* Exception path rate limit, per CPU, as a GCRA: each packet costs
 	 * exc_cost_ns of credit, and at most exc_burst_ns may be owed. */
 	__u64 exc_cost_ns;
@@ -60,6 +63,12 @@ struct sixgate_config {
 /* At least one NAT46 service exists: look packets up in the service and
  * connection-tracking maps before the SIIT path. */
 #define SIXGATE_CFG_NAT46 (1 << 2)
+/* Set every translated Traffic Class / TOS to sixgate_config.tclass
+ * instead of copying it. */
+#define SIXGATE_CFG_TCLASS_SET (1 << 6)
+/* Drop IPv4 UDP datagrams with checksum 0 instead of computing one (RFC
+ * 7915 4.5 lets the operator choose). */
+#define SIXGATE_CFG_UDP_ZERO_DROP (1 << 7)
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

@@ -248,6 +248,7 @@ static __always_inline int nat46_forward(struct __sk_buff *skb, const struct six
 		return DROP(DROP_IPV4_OPTIONS);
 	if (ret)
 		return ret;
+	p.tos = xlat_tclass(cfg, p.tos);
 	if ((svc->flags & SVC_F_SOURCE_RANGES) && !nat46_source_allowed(svc->id, p.src4))
 		return DROP(DROP_SVC_SOURCE_RANGE);
 
@@ -319,6 +320,7 @@ static __always_inline int nat46_reply(struct __sk_buff *skb, const struct sixga
 	ret = xlat64_parse(skb, &p);
 	if (ret)
 		return ret;
+	p.tclass = xlat_tclass(cfg, p.tclass);
 	/* Replies keep a flow alive only while its client side agrees: an
 	 * expired or re-pinned flow is gone in both directions. */
 	now = bpf_ktime_get_ns();

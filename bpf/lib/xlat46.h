@@ -53,6 +53,13 @@ struct xlat46_target {
 	__be16 dport;
 };
 
+/* RFC 7915 4.1 / 5.1: the Traffic Class / TOS of a translated header,
+ * copied unless the operator set one. */
+static __always_inline __u8 xlat_tclass(const struct sixgate_config *cfg, __u8 received)
+{
+	return (cfg->flags & SIXGATE_CFG_TCLASS_SET) ? cfg->tclass : received;
+}
+
 /* Is the IPv4 destination one of the prefixes this gateway serves? */
 static __always_inline bool xlat46_is_served(__be32 dst)
 {
@@ -235,6 +242,16 @@ static __always_inline int xlat46_emit(struct __sk_buff *skb, const struct sixga
 
 	if (!fib)
 		return DROP(DROP_HELPER_FAILED);
+	/* RFC 7915 4.5: the operator may have UDP without a checksum dropped
+	 * rather than given one (a fragment's cannot be computed: below). */
+	if ((cfg->flags & SIXGATE_CFG_UDP_ZERO_DROP) && p->proto == IPPROTO_UDP && !p->frag) {
+		data = (void *)(long)skb->data;
+		data_end = (void *)(long)skb->data_end;
+		if (data + L4_OFF4 + sizeof(struct udphdr) > data_end)
+			return DROP(DROP_TRUNCATED);
+		if (((struct udphdr *)(data + L4_OFF4))->check == 0)
+			return DROP(DROP_UDP_ZERO_CSUM);
+	}
 	rc = fib_lookup6(skb, fib, &t->src6, &t->dst6, p->proto, size6);
 	verdict = fib_verdict_of(rc);
 	if (verdict == FIB_TOO_BIG) {
@@ -423,6 +440,7 @@ static __always_inline int xlat46(struct __sk_buff *skb, const struct sixgate_co
 		return xlat46_options(skb, cfg, counter);
 	if (ret)
 		return ret;
+	p.tos = xlat_tclass(cfg, p.tos);
 	if (rfc6052_wkp_forbids(cfg, p.src4, p.dst4))
 		return DROP(DROP_WKP_NON_GLOBAL);
 	rfc6052_embed(cfg, p.src4, &t.src6);

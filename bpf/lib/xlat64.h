@@ -407,6 +407,7 @@ static __always_inline int xlat64(struct __sk_buff *skb, const struct sixgate_co
 	ret = xlat64_parse(skb, &p);
 	if (ret)
 		return ret;
+	p.tclass = xlat_tclass(cfg, p.tclass);
 	/* RFC 7915 5.1: the source must have an IPv4 form (pool6 here; EAMT
 	 * later), and that address must be one this gateway serves: anything
 	 * else would let IPv6 hosts spoof arbitrary IPv4 sources. An ICMPv6

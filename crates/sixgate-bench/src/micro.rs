@@ -352,6 +352,8 @@ fn measure(pin: &std::path::Path, runs: usize) -> Result<Vec<MicroResult>> {
         rfc6791_pool4: Vec::new(),
         lowest_ipv6_mtu: 1280,
         exception: None,
+        traffic_class: Default::default(),
+        udp_zero_checksum: Default::default(),
     })
     .context("configure the data path")?;
     program_nat46(pin).context("program the NAT46 services")?;

@@ -11,13 +11,15 @@ use aya::programs::links::{FdLink, LinkError, PinnedLink};
 use aya::programs::tc::{SchedClassifierLink, TcAttachOptions};
 use aya::programs::{LinkOrder, ProgramError, SchedClassifier, TcAttachType};
 use aya::{Ebpf, EbpfError, EbpfLoader};
+use sixgate_wire::xlat::{TrafficClass, UdpZeroChecksum};
 use sixgate_wire::{Ipv4Prefix, Rfc6052Prefix};
 use tracing::warn;
 
 use crate::counters::{sum_counters, CounterValue};
 use crate::exception::ExceptionParams;
 use crate::maps::{
-    served_v4_key_data, SixgateConfig, CFG_NAT46, CONFIG_MAP, COUNTERS_MAP, SERVED_V4_MAP,
+    served_v4_key_data, SixgateConfig, CFG_NAT46, CFG_TCLASS_SET, CFG_UDP_ZERO_DROP, CONFIG_MAP,
+    COUNTERS_MAP, SERVED_V4_MAP,
 };
 use crate::{TC_OBJECT, TC_PROGRAM};
 
@@ -45,6 +47,10 @@ pub struct SiitParams {
     pub lowest_ipv6_mtu: u16,
     /// Where packets the programs cannot finish go; `None`: dropped.
     pub exception: Option<ExceptionParams>,
+    /// RFC 7915 4.1 / 5.1: copy the Traffic Class / TOS, or set it.
+    pub traffic_class: TrafficClass,
+    /// RFC 7915 4.5: IPv4 UDP with checksum 0, given one or dropped.
+    pub udp_zero_checksum: UdpZeroChecksum,
 }
 
 /// Why loading, programming or attaching the data path failed.
@@ -203,6 +209,17 @@ impl Datapath {
         );
         value.flags |= nat46;
         value.lowest_ipv6_mtu = params.lowest_ipv6_mtu;
+        match params.traffic_class {
+            TrafficClass::Copy => {}
+            TrafficClass::Zero => value.flags |= CFG_TCLASS_SET,
+            TrafficClass::Override(v) => {
+                value.flags |= CFG_TCLASS_SET;
+                value.tclass = v;
+            }
+        }
+        if params.udp_zero_checksum == UdpZeroChecksum::Drop {
+            value.flags |= CFG_UDP_ZERO_DROP;
+        }
         if let Some(exc) = &params.exception {
             let cpus = aya::util::online_cpus()
                 .map_err(|(what, source)| DatapathError::Io {

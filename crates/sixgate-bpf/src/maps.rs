@@ -23,6 +23,10 @@ pub const EXC_COUNTERS_MAX: u32 = 64;
 pub const CFG_POOL6_IS_WKP: u8 = 1 << 0;
 /// `SIXGATE_CFG_WKP_ALLOW_NON_GLOBAL`
 pub const CFG_WKP_ALLOW_NON_GLOBAL: u8 = 1 << 1;
+/// `SIXGATE_CFG_TCLASS_SET`
+pub const CFG_TCLASS_SET: u8 = 1 << 6;
+/// `SIXGATE_CFG_UDP_ZERO_DROP`
+pub const CFG_UDP_ZERO_DROP: u8 = 1 << 7;
 
 /// `struct sixgate_config`
 #[repr(C)]
@@ -51,8 +55,10 @@ pub struct SixgateConfig {
     pub exc_ifindex: u32,
     /// RFC 7915 4.1 lowest-ipv6-mtu.
     pub lowest_ipv6_mtu: u16,
+    /// With `CFG_TCLASS_SET`: the Traffic Class / TOS of every translated header.
+    pub tclass: u8,
     /// Padding, zero.
-    pub pad2: u16,
+    pub pad2: u8,
     /// Exception-path rate limit per CPU: credit one packet costs (ns).
     pub exc_cost_ns: u64,
     /// Exception-path rate limit per CPU: most credit owed (ns).
@@ -108,6 +114,7 @@ impl SixgateConfig {
             rfc6791_count: rfc6791_pool4.len() as u32,
             exc_ifindex: 0,
             lowest_ipv6_mtu: LOWEST_IPV6_MTU_DEFAULT,
+            tclass: 0,
             pad2: 0,
             exc_cost_ns: 0,
             exc_burst_ns: 0,

@@ -101,6 +101,7 @@ fn map_layouts_match_btf() {
                 "lowest_ipv6_mtu",
                 offset_of!(SixgateConfig, lowest_ipv6_mtu),
             ),
+            ("tclass", offset_of!(SixgateConfig, tclass)),
             ("pad2", offset_of!(SixgateConfig, pad2)),
             ("exc_cost_ns", offset_of!(SixgateConfig, exc_cost_ns)),
             ("exc_burst_ns", offset_of!(SixgateConfig, exc_burst_ns)),

@@ -133,6 +133,8 @@ impl Gw {
             rfc6791_pool4: Vec::new(),
             lowest_ipv6_mtu: 1280,
             exception: None,
+            traffic_class: Default::default(),
+            udp_zero_checksum: Default::default(),
         };
         edit(&mut params);
         self.dp.configure(&params).expect("configure");

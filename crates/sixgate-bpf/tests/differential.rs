@@ -39,7 +39,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use common::*;
 use frames::hex;
 use sixgate_bpf::exception::{ExcMeta, ExceptionParams};
-use sixgate_wire::xlat::{translate, Context, Outcome, XlatConfig};
+use sixgate_wire::xlat::{translate, Context, Outcome, TrafficClass, UdpZeroChecksum, XlatConfig};
 use sixgate_wire::{checksum, validate, Ipv4Prefix, Rfc6052Prefix};
 
 const POOL6: &str = "2001:db8:64::/96";
@@ -591,28 +591,38 @@ fn ebpf_and_reference_agree_on_random_packets() {
         .unwrap_or(DEFAULT_SEED);
     with_gateway(ROUTED, move |gw| {
         // An RFC 6791 pool4: Time Exceeded towards IPv4 clients and
-        // ICMPv6 errors from IPv6 routers are compared too.
+        // ICMPv6 errors from IPv6 routers are compared too. The second
+        // half of the cases runs with the other policies: Traffic Class
+        // set, UDP checksum 0 dropped.
         let rfc6791 = vec![Ipv4Addr::new(203, 0, 113, 1)];
-        gw.dp
-            .configure(&sixgate_bpf::SiitParams {
-                pool6: POOL6.parse().unwrap(),
-                ipv4_prefixes: vec![SERVED.parse().unwrap()],
-                wkp_allow_non_global: false,
-                veth_ifindexes: Vec::new(),
-                rfc6791_pool4: rfc6791.clone(),
-                lowest_ipv6_mtu: 1280,
-                // test_run returns the redirect without doing it.
-                exception: Some(ExceptionParams {
-                    ifindex: 1,
-                    rate: u32::MAX,
-                    burst: u32::MAX,
-                }),
-            })
-            .unwrap();
         let pool6: Rfc6052Prefix = POOL6.parse().unwrap();
-        let mut cfg = XlatConfig::new(pool6);
-        cfg.ipv4_prefixes = vec![SERVED.parse::<Ipv4Prefix>().unwrap()];
-        cfg.rfc6791_pool4 = rfc6791;
+        let configure = |gw: &mut Gw, traffic_class, udp_zero_checksum| {
+            gw.dp
+                .configure(&sixgate_bpf::SiitParams {
+                    pool6,
+                    ipv4_prefixes: vec![SERVED.parse().unwrap()],
+                    wkp_allow_non_global: false,
+                    veth_ifindexes: Vec::new(),
+                    rfc6791_pool4: rfc6791.clone(),
+                    lowest_ipv6_mtu: 1280,
+                    // test_run returns the redirect without doing it.
+                    exception: Some(ExceptionParams {
+                        ifindex: 1,
+                        rate: u32::MAX,
+                        burst: u32::MAX,
+                    }),
+                    traffic_class,
+                    udp_zero_checksum,
+                })
+                .unwrap();
+            let mut cfg = XlatConfig::new(pool6);
+            cfg.ipv4_prefixes = vec![SERVED.parse::<Ipv4Prefix>().unwrap()];
+            cfg.rfc6791_pool4 = rfc6791.clone();
+            cfg.traffic_class = traffic_class;
+            cfg.udp_zero_checksum = udp_zero_checksum;
+            cfg
+        };
+        let mut cfg = configure(gw, TrafficClass::Copy, UdpZeroChecksum::Compute);
         let ctx = Context {
             egress_mtu: EGRESS_MTU,
         };
@@ -620,6 +630,9 @@ fn ebpf_and_reference_agree_on_random_packets() {
         let mut rng = Rng(seed);
         let mut tally = std::collections::BTreeMap::<String, u64>::new();
         for case in 0..cases {
+            if case == cases / 2 {
+                cfg = configure(gw, TrafficClass::Override(0xb8), UdpZeroChecksum::Drop);
+            }
             let v4 = rng.chance(50);
             let mut pkt = if rng.chance(30) {
                 gen.error(&mut rng, v4)

@@ -717,6 +717,8 @@ fn icmpv6_errors_from_untranslatable_routers_take_an_rfc6791_source() {
                 rfc6791_pool4: pool.to_vec(),
                 lowest_ipv6_mtu: 1280,
                 exception: None,
+                traffic_class: Default::default(),
+                udp_zero_checksum: Default::default(),
             })
             .unwrap();
         let out = gw.run_counted(&input, "xlat64_redirect");

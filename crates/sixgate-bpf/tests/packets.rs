@@ -581,6 +581,8 @@ fn incompatible_pinned_map_is_replaced() {
             rfc6791_pool4: Vec::new(),
             lowest_ipv6_mtu: 1280,
             exception: None,
+            traffic_class: Default::default(),
+            udp_zero_checksum: Default::default(),
         })
         .unwrap();
         let info = aya::maps::MapInfo::from_pin(&config).unwrap();
@@ -612,6 +614,8 @@ fn reconfiguring_removes_stale_served_prefixes() {
                 rfc6791_pool4: Vec::new(),
                 lowest_ipv6_mtu: 1280,
                 exception: None,
+                traffic_class: Default::default(),
+                udp_zero_checksum: Default::default(),
             })
             .unwrap();
         let served = sixgate_bpf::pinned::read_served_prefixes(&gw.pin).unwrap();
@@ -794,6 +798,8 @@ fn expiring_ipv4_packets_get_time_exceeded_from_the_pool() {
                 rfc6791_pool4: vec![pool],
                 lowest_ipv6_mtu: 1280,
                 exception: None,
+                traffic_class: Default::default(),
+                udp_zero_checksum: Default::default(),
             })
             .unwrap();
         let out = gw.run_counted(&input, "icmp_time_exceeded_sent");

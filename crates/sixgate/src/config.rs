@@ -18,6 +18,7 @@ use std::time::Duration;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use sixgate_bpf::maps::RFC6791_MAX;
+use sixgate_wire::xlat::{TrafficClass, UdpZeroChecksum};
 use sixgate_wire::{ipv4_is_illegal_source, ipv4_is_non_global, Ipv4Prefix, Rfc6052Prefix};
 use toml::Spanned;
 
@@ -57,6 +58,10 @@ pub struct Config {
     pub lowest_ipv6_mtu: u16,
     /// The exception path (`[exception]`); `None` when disabled.
     pub exception: Option<ExceptionSettings>,
+    /// RFC 7915 4.1 / 5.1: Traffic Class / TOS copied or set.
+    pub traffic_class: TrafficClass,
+    /// RFC 7915 4.5: IPv4 UDP with checksum 0 given one, or dropped.
+    pub udp_zero_checksum: UdpZeroChecksum,
     /// BIG TCP: (interface, GSO/GRO size) for each interface that wants it,
     /// each interface once.
     pub big_tcp: Vec<(String, u32)>,
@@ -281,6 +286,10 @@ struct RawSiit {
     rfc6791_pool4: Vec<String>,
     #[serde(default = "default_lowest_ipv6_mtu")]
     lowest_ipv6_mtu: i64,
+    #[serde(default)]
+    traffic_class: Option<toml::Value>,
+    #[serde(default)]
+    udp_zero_checksum: Option<String>,
 }
 
 fn default_lowest_ipv6_mtu() -> i64 {
@@ -594,6 +603,35 @@ impl RawConfig {
                 1280
             }
         };
+        let traffic_class = match &siit.traffic_class {
+            None => TrafficClass::Copy,
+            Some(toml::Value::String(s)) if s == "copy" => TrafficClass::Copy,
+            Some(toml::Value::String(s)) if s == "zero" => TrafficClass::Zero,
+            Some(toml::Value::Integer(n)) if (0..=255).contains(n) => {
+                TrafficClass::Override(*n as u8)
+            }
+            Some(v) => {
+                problems.add(
+                    "siit.traffic_class",
+                    v,
+                    "must be \"copy\" (the default), \"zero\", or a value from 0 to 255 \
+                     for every translated header (RFC 7915 §4.1, §5.1)",
+                );
+                TrafficClass::Copy
+            }
+        };
+        let udp_zero_checksum = match siit.udp_zero_checksum.as_deref() {
+            None | Some("compute") => UdpZeroChecksum::Compute,
+            Some("drop") => UdpZeroChecksum::Drop,
+            Some(other) => {
+                problems.add(
+                    "siit.udp_zero_checksum",
+                    quoted(other),
+                    "must be \"compute\" (the default) or \"drop\" (RFC 7915 §4.5)",
+                );
+                UdpZeroChecksum::Compute
+            }
+        };
         let exception = self.exception.validate(&mut problems);
         if let Some(e) = &exception {
             if e.device == self.interfaces.ipv4 || e.device == self.interfaces.ipv6 {
@@ -623,6 +661,8 @@ impl RawConfig {
                 rfc6791_pool4,
                 lowest_ipv6_mtu,
                 exception,
+                traffic_class,
+                udp_zero_checksum,
                 big_tcp,
                 restore_big_tcp: self.interfaces.restore_big_tcp,
                 nat46,
@@ -1017,7 +1057,9 @@ fn table_of(field: &str) -> Option<&'static str> {
         | "ipv4_prefixes"
         | "wkp_allow_non_global"
         | "rfc6791_pool4"
-        | "lowest_ipv6_mtu" => Some("[siit]"),
+        | "lowest_ipv6_mtu"
+        | "traffic_class"
+        | "udp_zero_checksum" => Some("[siit]"),
         "enabled" | "device" | "rate" | "burst" => Some("[exception]"),
         "snat_addresses" | "snat_ports" | "preserve_prefix" | "maglev_table_size"
         | "maglev_seed" | "timeouts" => Some("[nat46]"),
@@ -1222,6 +1264,8 @@ ipv4_prefixes = ["198.51.100.0/24", "203.0.113.0/25"]
 wkp_allow_non_global = true
 rfc6791_pool4 = ["192.0.2.1"]
 lowest_ipv6_mtu = 1500
+traffic_class = 46
+udp_zero_checksum = "drop"
 
 [nat46]
 snat_addresses = ["2001:db8:ff::1", "2001:db8:ff::2"]
@@ -1325,6 +1369,8 @@ ipv4_prefixes = ["198.51.100.0/24"]
                 wkp_allow_non_global: true,
                 rfc6791_pool4: vec![Ipv4Addr::new(192, 0, 2, 1)],
                 lowest_ipv6_mtu: 1500,
+                traffic_class: TrafficClass::Override(46),
+                udp_zero_checksum: UdpZeroChecksum::Drop,
                 exception: Some(ExceptionSettings {
                     device: "exc-test".into(),
                     rate: 500,
@@ -1397,6 +1443,8 @@ ipv4_prefixes = ["198.51.100.0/24"]
         assert_eq!(c.api.socket_mode, 0o600);
         assert_eq!(c.state_path, PathBuf::from("/var/lib/sixgate/state.json"));
         assert_eq!(c.lowest_ipv6_mtu, 1280);
+        assert_eq!(c.traffic_class, TrafficClass::Copy);
+        assert_eq!(c.udp_zero_checksum, UdpZeroChecksum::Compute);
         assert_eq!(
             c.exception,
             Some(ExceptionSettings {
@@ -2240,6 +2288,22 @@ backends = [
         );
         let c = parse(&format!("{MINIMAL}[exception]\nenabled = false\n")).unwrap();
         assert_eq!(c.exception, None);
+        for (text, bad) in [("256", "256"), ("\"keep\"", "\"keep\""), ("1.5", "1.5")] {
+            assert_semantic(
+                &err(&format!("{MINIMAL}traffic_class = {text}\n")),
+                "siit.traffic_class",
+                bad,
+                "must be \"copy\"",
+            );
+        }
+        let c = parse(&format!("{MINIMAL}traffic_class = \"zero\"\n")).unwrap();
+        assert_eq!(c.traffic_class, TrafficClass::Zero);
+        assert_semantic(
+            &err(&format!("{MINIMAL}udp_zero_checksum = \"fix\"\n")),
+            "siit.udp_zero_checksum",
+            "\"fix\"",
+            "must be \"compute\"",
+        );
         let e = err(&format!("{MINIMAL}[exception]\nrate_limit = 5\n"));
         assert!(
             e.contains("unknown field `rate_limit` in [exception]"),

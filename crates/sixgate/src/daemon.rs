@@ -270,6 +270,8 @@ fn attach(
             rfc6791_pool4: config.rfc6791_pool4.clone(),
             lowest_ipv6_mtu: config.lowest_ipv6_mtu,
             exception,
+            traffic_class: config.traffic_class,
+            udp_zero_checksum: config.udp_zero_checksum,
         })
         .context("programming the translator maps")?;
 

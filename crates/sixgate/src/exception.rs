@@ -16,7 +16,7 @@ use anyhow::Context as _;
 use sixgate_bpf::exception::{
     exc_counter_index, exc_drop_index, ExcCounters, ExcMeta, ExceptionParams, ETH_HLEN,
 };
-use sixgate_wire::xlat::{translate, Context, Outcome, TrafficClass, UdpZeroChecksum, XlatConfig};
+use sixgate_wire::xlat::{translate, Context, Outcome, XlatConfig};
 use tracing::{debug, info, warn};
 
 use crate::config::{Config, ExceptionSettings};
@@ -149,8 +149,8 @@ pub fn xlat_config(config: &Config) -> XlatConfig {
     x.wkp_allow_non_global = config.wkp_allow_non_global;
     x.rfc6791_pool4 = config.rfc6791_pool4.clone();
     x.lowest_ipv6_mtu = config.lowest_ipv6_mtu;
-    x.udp_zero_checksum = UdpZeroChecksum::Compute;
-    x.traffic_class = TrafficClass::Copy;
+    x.udp_zero_checksum = config.udp_zero_checksum;
+    x.traffic_class = config.traffic_class;
     x
 }
 
