@@ -7,21 +7,25 @@
  * Today: "too big after translation" (RFC 7915 4.1 and 5.1 with RFC 1191 /
  * RFC 8201 path MTU discovery): an IPv4 packet with DF set gets ICMP
  * Fragmentation Needed, an IPv6 packet ICMPv6 Packet Too Big, with the MTU
- * the sender must use so that the *translated* packet fits; and an IPv4
- * packet whose TTL expires gets Time Exceeded (RFC 7915 4.1, RFC 1812).
+ * the sender must use so that the *translated* packet fits; a packet whose
+ * TTL / hop limit expires gets Time Exceeded (RFC 7915 4.1, 5.1, RFC 1812,
+ * RFC 8200 3); an IPv6 Routing header with Segments Left gets Parameter
+ * Problem (RFC 7915 5.1).
  *
  * A too-big error's source is the original packet's destination: the
  * translator answers on behalf of the path towards it (for an IPv4 client
  * that is the IPv4 form of the IPv6 server, or a NAT46 VIP), which needs no
  * address of its own; path MTU discovery matches errors by the quoted
- * packet. Time Exceeded comes from the RFC 6791 pool4's first address, so
- * that traceroute shows the gateway (and is not sent without one).
+ * packet. Time Exceeded and Parameter Problem come from the RFC 6791 pool4's
+ * first address / the pool6 address, so that traceroute shows the gateway
+ * (and are not sent without one).
  * The layout matches sixgate_wire::xlat::reply byte for byte. */
 #ifndef SIXGATE_ICMP_REPLY_H
 #define SIXGATE_ICMP_REPLY_H
 
 #include "csum.h"
 #include "icmp_tables.h"
+#include "maps.h"
 
 /* TTL / hop limit of errors the gateway sends (as Linux does). */
 #define ICMP_REPLY_TTL 64
@@ -109,24 +113,38 @@ __attribute__((noinline)) int icmp4_send_error(struct __sk_buff *skb, __u32 tot_
 	return bpf_redirect(skb->ifindex, 0);
 }
 
-/* The IPv6 packet at ETH_HLEN (`len` bytes with its header) becomes an
- * ICMPv6 Packet Too Big (2/0) with `mtu`, quoting as much of it as fits in
- * 1280 bytes (RFC 4443 3.2), sent back out of the ingress interface.
+/* The IPv6 packet at ETH_HLEN (`len` bytes with its header) becomes the
+ * ICMPv6 error `type_code` (type << 8 | code) with second word `word` (host
+ * order: Packet Too Big's MTU, Parameter Problem's pointer), from the
+ * packet's destination or, with `from_pool6`, from the RFC 6791 pool6
+ * address, quoting as much of the packet as fits in 1280 bytes (RFC 4443
+ * 2.4 (c)), sent back out of the ingress interface. A global function.
  * Returns TC_ACT_REDIRECT or a negative DROP reason. */
-__attribute__((noinline)) int icmp6_send_packet_too_big(struct __sk_buff *skb, __u32 len, __u32 mtu)
+__attribute__((noinline)) int icmp6_send_error(struct __sk_buff *skb, __u32 len, __u32 type_code,
+					       __u32 word, __u32 from_pool6)
 {
 	void *data = (void *)(long)skb->data;
 	void *data_end = (void *)(long)skb->data_end;
 	struct ipv6hdr *ip6 = data + ETH_HLEN;
+	const union v6addr *from;
+	const struct sixgate_config *cfg;
 	struct icmp6hdr *icmp6;
 	union v6addr src, dst;
-	__u32 quote, plen;
+	__u32 quote, plen, zero = 0;
 	__s64 sum;
 
 	if ((void *)(ip6 + 1) > data_end)
 		return DROP(DROP_TRUNCATED);
 	src.in6 = ip6->saddr;
 	dst.in6 = ip6->daddr;
+	from = &dst;
+	if (from_pool6) {
+		/* The map value stays put while the packet is reshaped. */
+		cfg = bpf_map_lookup_elem(&sixgate_config, &zero);
+		if (!cfg)
+			return DROP(DROP_NO_CONFIG);
+		from = &cfg->rfc6791_pool6;
+	}
 	quote = len < ICMP6_ERROR_MAX - IPV6_HLEN - ICMP_HLEN ? len :
 								ICMP6_ERROR_MAX - IPV6_HLEN - ICMP_HLEN;
 	if (bpf_skb_change_tail(skb, ETH_HLEN + quote, 0))
@@ -143,15 +161,15 @@ __attribute__((noinline)) int icmp6_send_packet_too_big(struct __sk_buff *skb, _
 	if ((void *)(icmp6 + 1) > data_end)
 		return DROP(DROP_HELPER_FAILED);
 	plen = ICMP_HLEN + quote;
-	/* From the packet's destination, back to its source. */
-	ipv6_hdr_write(ip6, 0, (__u16)plen, IPPROTO_ICMPV6, ICMP_REPLY_TTL, &dst, &src);
-	icmp6->icmp6_type = ICMPV6_PKT_TOOBIG;
-	icmp6->icmp6_code = 0;
+	/* From the packet's destination (or the pool), back to its source. */
+	ipv6_hdr_write(ip6, 0, (__u16)plen, IPPROTO_ICMPV6, ICMP_REPLY_TTL, from, &src);
+	icmp6->icmp6_type = (__u8)(type_code >> 8);
+	icmp6->icmp6_code = (__u8)type_code;
 	icmp6->icmp6_cksum = 0;
-	icmp6->icmp6_mtu = bpf_htonl(mtu);
+	icmp6->icmp6_dataun.un_data32[0] = bpf_htonl(word);
 
 	sum = csum_skb_bytes(skb, ETH_HLEN + IPV6_HLEN, plen,
-			     csum_pseudo6(&dst, &src, plen, IPPROTO_ICMPV6));
+			     csum_pseudo6(from, &src, plen, IPPROTO_ICMPV6));
 	if (sum < 0)
 		return DROP(DROP_HELPER_FAILED);
 	data = (void *)(long)skb->data;

@@ -54,6 +54,10 @@ struct sixgate_config {
 	 * exc_cost_ns of credit, and at most exc_burst_ns may be owed. */
 	__u64 exc_cost_ns;
 	__u64 exc_burst_ns;
+	/* RFC 6791 for the other direction: the IPv6 source of the ICMPv6
+	 * errors the gateway sends (Time Exceeded, Parameter Problem), with
+	 * SIXGATE_CFG_RFC6791_POOL6. */
+	union v6addr rfc6791_pool6;
 };
 
 /* pool6 is the well-known prefix 64:ff9b::/96 (RFC 6052 3.1 applies). */
@@ -65,6 +69,7 @@ struct sixgate_config {
 #define SIXGATE_CFG_NAT46 (1 << 2)
 /* Set every translated Traffic Class / TOS to sixgate_config.tclass
  * instead of copying it. */
+#define SIXGATE_CFG_RFC6791_POOL6 (1 << 5)
 #define SIXGATE_CFG_TCLASS_SET (1 << 6)
 /* Drop IPv4 UDP datagrams with checksum 0 instead of computing one (RFC
  * 7915 4.5 lets the operator choose). */

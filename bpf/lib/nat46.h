@@ -318,6 +318,10 @@ static __always_inline int nat46_reply(struct __sk_buff *skb, const struct sixga
 	if (!n46)
 		return DROP(DROP_NAT46_NO_CONFIG);
 	ret = xlat64_parse(skb, &p);
+	if (ret == XLAT_TTL_EXPIRED)
+		return DROP(DROP_TTL_EXPIRED);
+	if (ret == XLAT_SEGMENTS_LEFT)
+		return DROP(DROP_IPV6_SEGMENTS_LEFT);
 	if (ret)
 		return ret;
 	p.tclass = xlat_tclass(cfg, p.tclass);

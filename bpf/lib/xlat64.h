@@ -114,6 +114,7 @@ struct xlat64_pkt {
 	__u8 proto;	/* TCP, UDP or ICMPv6 */
 	__u8 tcp_flags;	/* TCP: FIN, SYN, RST, ... (connection tracking) */
 	__u8 icmp_type;	/* ICMPv6: the type */
+	__u16 segleft_ptr; /* offset of a non-zero Segments Left byte from the IPv6 header; 0: none */
 };
 
 /* Where the translated packet goes: its IPv4 addresses and, on the NAT46
@@ -141,9 +142,8 @@ struct ipv6_ext_hdr {
  * IPv4 header (5.1.1); all of them are removed before translation. Walks
  * the chain after the fixed header (and after BIG TCP's jumbo header),
  * adding what it skips to p->ext_len and taking it off p->l4_len; sets
- * *segments_left for a Routing header still to be followed. */
-static __always_inline int xlat64_skip_exthdrs(struct __sk_buff *skb, struct xlat64_pkt *p,
-					       bool *segments_left)
+ * p->segleft_ptr for the first Routing header still to be followed. */
+static __always_inline int xlat64_skip_exthdrs(struct __sk_buff *skb, struct xlat64_pkt *p)
 {
 	void *data = (void *)(long)skb->data;
 	void *data_end = (void *)(long)skb->data_end;
@@ -157,8 +157,8 @@ static __always_inline int xlat64_skip_exthdrs(struct __sk_buff *skb, struct xla
 			if ((void *)(h + 1) > data_end)
 				return DROP(DROP_TRUNCATED);
 			len = ((__u32)h->hdrlen + 1) * 8;
-			if (p->proto == IPPROTO_ROUTING && h->segments_left)
-				*segments_left = true;
+			if (p->proto == IPPROTO_ROUTING && h->segments_left && !p->segleft_ptr)
+				p->segleft_ptr = (__u16)(IPV6_HLEN + (off & 0x7ff) + 3);
 			p->proto = h->nexthdr;
 		} else if (p->proto == IPPROTO_FRAGMENT && !p->frag) {
 			struct ipv6_frag_hdr *fh = data + L4_OFF6 + (off & 0x7ff);
@@ -192,14 +192,18 @@ static __always_inline int xlat64_skip_exthdrs(struct __sk_buff *skb, struct xla
 	return 0;
 }
 
+/* xlat64_parse: a Routing header with Segments Left not 0 (p->segleft_ptr
+ * points at it; the gateway may answer Parameter Problem). */
+#define XLAT_SEGMENTS_LEFT 3
+
 /* The checks RFC 7915 5.1 makes before translating, on the packet at
- * ETH_HLEN; fills *p. Returns 0 or a negative DROP reason. */
+ * ETH_HLEN; fills *p. Returns 0, XLAT_TTL_EXPIRED or XLAT_SEGMENTS_LEFT
+ * (p's lengths and fragment fields set), or a negative DROP reason. */
 static __always_inline int xlat64_parse(struct __sk_buff *skb, struct xlat64_pkt *p)
 {
 	void *data = (void *)(long)skb->data;
 	void *data_end = (void *)(long)skb->data_end;
 	struct ipv6hdr *ip6 = data + ETH_HLEN;
-	bool segments_left = false;
 	__be16 *ports;
 	int ret;
 
@@ -211,19 +215,17 @@ static __always_inline int xlat64_parse(struct __sk_buff *skb, struct xlat64_pkt
 	p->l4_len = ret;
 	p->frag = false;
 	p->first = true;
-	ret = xlat64_skip_exthdrs(skb, p, &segments_left);
+	p->segleft_ptr = 0;
+	ret = xlat64_skip_exthdrs(skb, p);
 	if (ret)
 		return ret;
-	/* RFC 7915 5.1: hop limit is decremented; expiring packets are not
-	 * translated (the gateway does not send Time Exceeded towards IPv6
-	 * yet: that needs an RFC 6791 IPv6 source). */
+	/* RFC 7915 5.1: hop limit is decremented; an expiring packet is not
+	 * translated (the caller may answer Time Exceeded), nor one whose
+	 * Routing header has Segments Left (Parameter Problem). */
 	if (ip6->hop_limit <= 1)
-		return DROP(DROP_TTL_EXPIRED);
-	/* RFC 7915 5.1: a Routing header with Segments Left not 0 is not
-	 * translated (the Parameter Problem it deserves needs an IPv6 source
-	 * of the gateway's own: not sent yet). */
-	if (segments_left)
-		return DROP(DROP_IPV6_SEGMENTS_LEFT);
+		return XLAT_TTL_EXPIRED;
+	if (p->segleft_ptr)
+		return XLAT_SEGMENTS_LEFT;
 	p->src6.in6 = ip6->saddr;
 	p->dst6.in6 = ip6->daddr;
 	p->tclass = (ip6->priority << 4) | (ip6->flow_lbl[0] >> 4);
@@ -315,7 +317,8 @@ static __always_inline int xlat64_emit(struct __sk_buff *skb, const struct sixga
 						 DROP(DROP_FRAG_NEEDED), counter);
 		}
 		*counter = SG_ICMP6_PACKET_TOO_BIG_SENT;
-		return icmp6_send_packet_too_big(skb, len6, mtu < ICMP6_ERROR_MAX ? ICMP6_ERROR_MAX : mtu);
+		return icmp6_send_error(skb, len6, ICMPV6_PKT_TOOBIG << 8,
+					mtu < ICMP6_ERROR_MAX ? ICMP6_ERROR_MAX : mtu, 0);
 	}
 	ttl = verdict == FIB_REDIRECT ? p->hop_limit - 1 : p->hop_limit;
 
@@ -393,6 +396,34 @@ static __always_inline int xlat64_emit(struct __sk_buff *skb, const struct sixga
 			nat ? SG_NAT46_REPLY_STACK : SG_XLAT64_STACK);
 }
 
+/* RFC 7915 5.1 (the translator is a router, RFC 8200 3 and 4.4): a packet
+ * whose hop limit expires here gets Time Exceeded (3/0), one with a Routing
+ * header still to be followed Parameter Problem (4/0) pointing at its
+ * Segments Left, both from the RFC 6791 pool6 address, never about an
+ * ICMPv6 error or a later fragment (RFC 4443 2.4 (e)). Without a pool6
+ * address the packet is dropped by that reason. */
+static __always_inline int xlat64_gateway_error(struct __sk_buff *skb, const struct sixgate_config *cfg,
+						const struct xlat64_pkt *p, int why, __u32 *counter)
+{
+	bool expired = why == XLAT_TTL_EXPIRED;
+	int drop = expired ? DROP(DROP_TTL_EXPIRED) : DROP(DROP_IPV6_SEGMENTS_LEFT);
+	__u8 type;
+
+	if (!(cfg->flags & SIXGATE_CFG_RFC6791_POOL6) || !p->first)
+		return drop;
+	if (p->proto == IPPROTO_ICMPV6 &&
+	    !bpf_skb_load_bytes(skb, L4_OFF6 + (p->ext_len & 0x7ff), &type, sizeof(type)) &&
+	    icmp6_is_error(type))
+		return drop;
+	if (expired) {
+		*counter = SG_ICMP6_TIME_EXCEEDED_SENT;
+		return icmp6_send_error(skb, p->l4_len + p->ext_len + IPV6_HLEN, ICMPV6_TIME_EXCEED << 8, 0, 1);
+	}
+	*counter = SG_ICMP6_PARAM_PROBLEM_SENT;
+	return icmp6_send_error(skb, p->l4_len + p->ext_len + IPV6_HLEN, ICMPV6_PARAMPROB << 8,
+				p->segleft_ptr, 1);
+}
+
 /* ICMPv6 errors need the structs above. */
 #include "icmp_error64.h"
 
@@ -405,6 +436,8 @@ static __always_inline int xlat64(struct __sk_buff *skb, const struct sixgate_co
 	int ret;
 
 	ret = xlat64_parse(skb, &p);
+	if (ret == XLAT_TTL_EXPIRED || ret == XLAT_SEGMENTS_LEFT)
+		return xlat64_gateway_error(skb, cfg, &p, ret, counter);
 	if (ret)
 		return ret;
 	p.tclass = xlat_tclass(cfg, p.tclass);

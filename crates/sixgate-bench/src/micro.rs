@@ -350,6 +350,7 @@ fn measure(pin: &std::path::Path, runs: usize) -> Result<Vec<MicroResult>> {
         // d0 is a veth, as the daemon would report it.
         veth_ifindexes: vec![ifindex],
         rfc6791_pool4: Vec::new(),
+        rfc6791_pool6: None,
         lowest_ipv6_mtu: 1280,
         exception: None,
         traffic_class: Default::default(),

@@ -18,8 +18,8 @@ use tracing::warn;
 use crate::counters::{sum_counters, CounterValue};
 use crate::exception::ExceptionParams;
 use crate::maps::{
-    served_v4_key_data, SixgateConfig, CFG_NAT46, CFG_TCLASS_SET, CFG_UDP_ZERO_DROP, CONFIG_MAP,
-    COUNTERS_MAP, SERVED_V4_MAP,
+    served_v4_key_data, SixgateConfig, CFG_NAT46, CFG_RFC6791_POOL6, CFG_TCLASS_SET,
+    CFG_UDP_ZERO_DROP, CONFIG_MAP, COUNTERS_MAP, SERVED_V4_MAP,
 };
 use crate::{TC_OBJECT, TC_PROGRAM};
 
@@ -43,6 +43,9 @@ pub struct SiitParams {
     /// RFC 6791: IPv4 sources for ICMPv6 errors whose source has no IPv4
     /// form (at most `maps::RFC6791_MAX`).
     pub rfc6791_pool4: Vec<std::net::Ipv4Addr>,
+    /// RFC 6791: the IPv6 source of the gateway's own ICMPv6 errors (Time
+    /// Exceeded, Parameter Problem); without one they are not sent.
+    pub rfc6791_pool6: Option<std::net::Ipv6Addr>,
     /// RFC 7915 4.1 lowest-ipv6-mtu (applies with an exception path only).
     pub lowest_ipv6_mtu: u16,
     /// Where packets the programs cannot finish go; `None`: dropped.
@@ -216,6 +219,10 @@ impl Datapath {
                 value.flags |= CFG_TCLASS_SET;
                 value.tclass = v;
             }
+        }
+        if let Some(a) = params.rfc6791_pool6 {
+            value.flags |= CFG_RFC6791_POOL6;
+            value.rfc6791_pool6 = a.octets();
         }
         if params.udp_zero_checksum == UdpZeroChecksum::Drop {
             value.flags |= CFG_UDP_ZERO_DROP;

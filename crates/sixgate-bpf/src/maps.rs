@@ -23,6 +23,8 @@ pub const EXC_COUNTERS_MAX: u32 = 64;
 pub const CFG_POOL6_IS_WKP: u8 = 1 << 0;
 /// `SIXGATE_CFG_WKP_ALLOW_NON_GLOBAL`
 pub const CFG_WKP_ALLOW_NON_GLOBAL: u8 = 1 << 1;
+/// `SIXGATE_CFG_RFC6791_POOL6`
+pub const CFG_RFC6791_POOL6: u8 = 1 << 5;
 /// `SIXGATE_CFG_TCLASS_SET`
 pub const CFG_TCLASS_SET: u8 = 1 << 6;
 /// `SIXGATE_CFG_UDP_ZERO_DROP`
@@ -63,6 +65,8 @@ pub struct SixgateConfig {
     pub exc_cost_ns: u64,
     /// Exception-path rate limit per CPU: most credit owed (ns).
     pub exc_burst_ns: u64,
+    /// With `CFG_RFC6791_POOL6`: the source of the gateway's ICMPv6 errors.
+    pub rfc6791_pool6: [u8; 16],
 }
 
 /// RFC 7915 4.1: lowest-ipv6-mtu unless configured, IPv6's minimum MTU.
@@ -118,6 +122,7 @@ impl SixgateConfig {
             pad2: 0,
             exc_cost_ns: 0,
             exc_burst_ns: 0,
+            rfc6791_pool6: [0; 16],
         }
     }
 

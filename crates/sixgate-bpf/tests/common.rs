@@ -131,6 +131,7 @@ impl Gw {
             wkp_allow_non_global: false,
             veth_ifindexes: Vec::new(),
             rfc6791_pool4: Vec::new(),
+            rfc6791_pool6: None,
             lowest_ipv6_mtu: 1280,
             exception: None,
             traffic_class: Default::default(),

@@ -44,6 +44,9 @@ use sixgate_wire::{checksum, validate, Ipv4Prefix, Rfc6052Prefix};
 
 const POOL6: &str = "2001:db8:64::/96";
 const SERVED: &str = "198.51.100.0/24";
+/// The gateway's own IPv6 address (d0's in `ROUTED`): RFC 6791 pool6, the
+/// source of Time Exceeded and Parameter Problem towards IPv6.
+const POOL6_REPLY_SOURCE: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 6, 0, 0, 0, 0, 1);
 /// d0's MTU in `ROUTED`.
 const EGRESS_MTU: u32 = 1500;
 const DEFAULT_SEED: u64 = 0x5157_7915_0000_0001;
@@ -590,8 +593,8 @@ fn ebpf_and_reference_agree_on_random_packets() {
         .and_then(|v| u64::from_str_radix(v.trim_start_matches("0x"), 16).ok())
         .unwrap_or(DEFAULT_SEED);
     with_gateway(ROUTED, move |gw| {
-        // An RFC 6791 pool4: Time Exceeded towards IPv4 clients and
-        // ICMPv6 errors from IPv6 routers are compared too. The second
+        // RFC 6791 pool4 and pool6: Time Exceeded both ways, Parameter
+        // Problem, and ICMPv6 errors from IPv6 routers are compared too. The second
         // half of the cases runs with the other policies: Traffic Class
         // set, UDP checksum 0 dropped.
         let rfc6791 = vec![Ipv4Addr::new(203, 0, 113, 1)];
@@ -604,6 +607,7 @@ fn ebpf_and_reference_agree_on_random_packets() {
                     wkp_allow_non_global: false,
                     veth_ifindexes: Vec::new(),
                     rfc6791_pool4: rfc6791.clone(),
+                    rfc6791_pool6: Some(POOL6_REPLY_SOURCE),
                     lowest_ipv6_mtu: 1280,
                     // test_run returns the redirect without doing it.
                     exception: Some(ExceptionParams {
@@ -618,6 +622,7 @@ fn ebpf_and_reference_agree_on_random_packets() {
             let mut cfg = XlatConfig::new(pool6);
             cfg.ipv4_prefixes = vec![SERVED.parse::<Ipv4Prefix>().unwrap()];
             cfg.rfc6791_pool4 = rfc6791.clone();
+            cfg.rfc6791_pool6 = Some(POOL6_REPLY_SOURCE);
             cfg.traffic_class = traffic_class;
             cfg.udp_zero_checksum = udp_zero_checksum;
             cfg

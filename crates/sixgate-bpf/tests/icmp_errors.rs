@@ -715,6 +715,7 @@ fn icmpv6_errors_from_untranslatable_routers_take_an_rfc6791_source() {
                 wkp_allow_non_global: false,
                 veth_ifindexes: Vec::new(),
                 rfc6791_pool4: pool.to_vec(),
+                rfc6791_pool6: None,
                 lowest_ipv6_mtu: 1280,
                 exception: None,
                 traffic_class: Default::default(),

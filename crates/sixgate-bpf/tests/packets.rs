@@ -579,6 +579,7 @@ fn incompatible_pinned_map_is_replaced() {
             wkp_allow_non_global: false,
             veth_ifindexes: Vec::new(),
             rfc6791_pool4: Vec::new(),
+            rfc6791_pool6: None,
             lowest_ipv6_mtu: 1280,
             exception: None,
             traffic_class: Default::default(),
@@ -612,6 +613,7 @@ fn reconfiguring_removes_stale_served_prefixes() {
                 wkp_allow_non_global: false,
                 veth_ifindexes: Vec::new(),
                 rfc6791_pool4: Vec::new(),
+                rfc6791_pool6: None,
                 lowest_ipv6_mtu: 1280,
                 exception: None,
                 traffic_class: Default::default(),
@@ -796,6 +798,7 @@ fn expiring_ipv4_packets_get_time_exceeded_from_the_pool() {
                 wkp_allow_non_global: false,
                 veth_ifindexes: Vec::new(),
                 rfc6791_pool4: vec![pool],
+                rfc6791_pool6: None,
                 lowest_ipv6_mtu: 1280,
                 exception: None,
                 traffic_class: Default::default(),
@@ -828,6 +831,82 @@ fn expiring_ipv4_packets_get_time_exceeded_from_the_pool() {
             &payload(28),
         );
         err[ETH_LEN + IPV4_LEN] = 3;
+        assert_dropped(gw, &err, "drop_ttl_expired");
+    });
+}
+
+/// RFC 7915 5.1 (the translator is a router, RFC 8200 3 and 4.4): an IPv6
+/// packet whose hop limit expires at the gateway gets Time Exceeded (3/0),
+/// one whose Routing header still has Segments Left gets Parameter Problem
+/// (4/0) pointing at that byte, both from the RFC 6791 pool6 address and
+/// quoting the packet; never about an ICMPv6 error; without a pool6
+/// address both are dropped by reason.
+#[test]
+fn ipv6_gateway_errors_come_from_the_pool6_address() {
+    with_gateway(ROUTED, |gw| {
+        let pay = payload(30);
+        let expiring = ipv6_frame(PEER_MAC, GW_MAC, server_v6(POOL6, 1), L4::Udp, &pay);
+        let routed = with_exthdrs(
+            &ipv6_frame(PEER_MAC, GW_MAC, server_v6(POOL6, 64), L4::Udp, &pay),
+            &[(60, 0), (43, 2)],
+        );
+        gw.configure(POOL6, false);
+        assert_dropped(gw, &expiring, "drop_ttl_expired");
+        assert_dropped(gw, &routed, "drop_ipv6_segments_left");
+
+        let pool6: Ipv6Addr = "2001:db8:6::1".parse().unwrap();
+        gw.configure_with(POOL6, |p| p.rfc6791_pool6 = Some(pool6));
+        let want = |input: &[u8], ty: etherparse::Icmpv6Type| {
+            let ip = etherparse::Ipv6Header {
+                traffic_class: 0,
+                flow_label: etherparse::Ipv6FlowLabel::ZERO,
+                payload_length: 0,
+                next_header: etherparse::IpNumber::IPV6_ICMP,
+                hop_limit: 64,
+                source: pool6.octets(),
+                destination: embed(POOL6, SERVER),
+            };
+            let mut want = Vec::new();
+            etherparse::PacketBuilder::ethernet2(GW_MAC, PEER_MAC)
+                .ip(etherparse::IpHeaders::Ipv6(ip, Default::default()))
+                .icmpv6(ty)
+                .write(&mut want, &input[ETH_LEN..])
+                .unwrap();
+            want
+        };
+        let out = gw.run_counted(&expiring, "icmp6_time_exceeded_sent");
+        assert_eq!(out.ret, TC_ACT_REDIRECT);
+        assert_frame_eq(
+            &out.data,
+            &want(
+                &expiring,
+                etherparse::Icmpv6Type::TimeExceeded(
+                    etherparse::icmpv6::TimeExceededCode::HopLimitExceeded,
+                ),
+            ),
+            "time exceeded",
+        );
+        let out = gw.run_counted(&routed, "icmp6_param_problem_sent");
+        assert_eq!(out.ret, TC_ACT_REDIRECT);
+        // Segments Left is byte 3 of the Routing header, which follows the
+        // 40-byte IPv6 header and an 8-byte Destination Options header.
+        assert_frame_eq(
+            &out.data,
+            &want(
+                &routed,
+                etherparse::Icmpv6Type::ParameterProblem(
+                    etherparse::icmpv6::ParameterProblemHeader {
+                        code: etherparse::icmpv6::ParameterProblemCode::ErroneousHeaderField,
+                        pointer: 40 + 8 + 3,
+                    },
+                ),
+            ),
+            "parameter problem",
+        );
+
+        // Not about an ICMPv6 error.
+        let mut err = ipv6_frame(PEER_MAC, GW_MAC, server_v6(POOL6, 1), L4::EchoRequest, &pay);
+        err[ETH_LEN + IPV6_LEN] = 1;
         assert_dropped(gw, &err, "drop_ttl_expired");
     });
 }

@@ -18,6 +18,7 @@ use std::time::Duration;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use sixgate_bpf::maps::RFC6791_MAX;
+use sixgate_wire::xlat::mapping::ipv6_is_illegal_source;
 use sixgate_wire::xlat::{TrafficClass, UdpZeroChecksum};
 use sixgate_wire::{ipv4_is_illegal_source, ipv4_is_non_global, Ipv4Prefix, Rfc6052Prefix};
 use toml::Spanned;
@@ -53,6 +54,9 @@ pub struct Config {
     /// RFC 6791: IPv4 sources for translated ICMPv6 errors from IPv6
     /// addresses without an IPv4 form.
     pub rfc6791_pool4: Vec<Ipv4Addr>,
+    /// RFC 6791: the IPv6 source of the ICMPv6 errors the gateway sends
+    /// (Time Exceeded, Parameter Problem); `None`: they are not sent.
+    pub rfc6791_pool6: Option<Ipv6Addr>,
     /// RFC 7915 4.1 lowest-ipv6-mtu: IPv4 packets without DF are
     /// fragmented to this size once translated.
     pub lowest_ipv6_mtu: u16,
@@ -284,6 +288,8 @@ struct RawSiit {
     wkp_allow_non_global: bool,
     #[serde(default)]
     rfc6791_pool4: Vec<String>,
+    #[serde(default)]
+    rfc6791_pool6: Option<String>,
     #[serde(default = "default_lowest_ipv6_mtu")]
     lowest_ipv6_mtu: i64,
     #[serde(default)]
@@ -591,6 +597,21 @@ impl RawConfig {
         }
 
         let rfc6791_pool4 = rfc6791_pool4(&siit.rfc6791_pool4, &mut problems);
+        let rfc6791_pool6 = siit.rfc6791_pool6.as_deref().and_then(|text| {
+            let why = match text.parse::<Ipv6Addr>() {
+                Ok(a) if ipv6_is_illegal_source(a) => {
+                    "may not be a packet's source (unspecified, loopback, multicast)"
+                }
+                Ok(a) if pool6.is_some_and(|p| p.contains(a)) => {
+                    "is inside siit.pool6, where addresses stand for IPv4 hosts; use an \
+                     address of the gateway's own"
+                }
+                Ok(a) => return Some(a),
+                Err(_) => "not an IPv6 address",
+            };
+            problems.add("siit.rfc6791_pool6", quoted(text), why);
+            None
+        });
         // RFC 8200 5: every IPv6 link carries 1280 bytes.
         let lowest_ipv6_mtu = match u16::try_from(siit.lowest_ipv6_mtu) {
             Ok(m) if m >= 1280 => m,
@@ -659,6 +680,7 @@ impl RawConfig {
                 ipv4_prefixes: prefixes.into_iter().map(|(_, p)| p).collect(),
                 wkp_allow_non_global: siit.wkp_allow_non_global,
                 rfc6791_pool4,
+                rfc6791_pool6,
                 lowest_ipv6_mtu,
                 exception,
                 traffic_class,
@@ -1057,6 +1079,7 @@ fn table_of(field: &str) -> Option<&'static str> {
         | "ipv4_prefixes"
         | "wkp_allow_non_global"
         | "rfc6791_pool4"
+        | "rfc6791_pool6"
         | "lowest_ipv6_mtu"
         | "traffic_class"
         | "udp_zero_checksum" => Some("[siit]"),
@@ -1263,6 +1286,7 @@ pool6 = "2001:db8:64::/96"
 ipv4_prefixes = ["198.51.100.0/24", "203.0.113.0/25"]
 wkp_allow_non_global = true
 rfc6791_pool4 = ["192.0.2.1"]
+rfc6791_pool6 = "2001:db8:ffff::1"
 lowest_ipv6_mtu = 1500
 traffic_class = 46
 udp_zero_checksum = "drop"
@@ -1368,6 +1392,7 @@ ipv4_prefixes = ["198.51.100.0/24"]
                 ],
                 wkp_allow_non_global: true,
                 rfc6791_pool4: vec![Ipv4Addr::new(192, 0, 2, 1)],
+                rfc6791_pool6: Some("2001:db8:ffff::1".parse().unwrap()),
                 lowest_ipv6_mtu: 1500,
                 traffic_class: TrafficClass::Override(46),
                 udp_zero_checksum: UdpZeroChecksum::Drop,
@@ -1443,6 +1468,7 @@ ipv4_prefixes = ["198.51.100.0/24"]
         assert_eq!(c.api.socket_mode, 0o600);
         assert_eq!(c.state_path, PathBuf::from("/var/lib/sixgate/state.json"));
         assert_eq!(c.lowest_ipv6_mtu, 1280);
+        assert_eq!(c.rfc6791_pool6, None);
         assert_eq!(c.traffic_class, TrafficClass::Copy);
         assert_eq!(c.udp_zero_checksum, UdpZeroChecksum::Compute);
         assert_eq!(
@@ -2257,6 +2283,25 @@ backends = [
         );
         let c = parse(&format!("{MINIMAL}rfc6791_pool4 = [\"192.0.2.1\"]\n")).unwrap();
         assert_eq!(c.rfc6791_pool4, vec![Ipv4Addr::new(192, 0, 2, 1)]);
+    }
+
+    #[test]
+    fn rfc6791_pool6_is_checked() {
+        for (text, why) in [
+            ("::1", "may not be a packet's source"),
+            ("ff02::1", "may not be a packet's source"),
+            ("2001:db8:64::c000:201", "inside siit.pool6"),
+            ("192.0.2.1", "not an IPv6 address"),
+        ] {
+            assert_semantic(
+                &err(&format!("{MINIMAL}rfc6791_pool6 = \"{text}\"\n")),
+                "siit.rfc6791_pool6",
+                &format!("\"{text}\""),
+                why,
+            );
+        }
+        let c = parse(&format!("{MINIMAL}rfc6791_pool6 = \"2001:db8:6::1\"\n")).unwrap();
+        assert_eq!(c.rfc6791_pool6, Some("2001:db8:6::1".parse().unwrap()));
     }
 
     #[test]

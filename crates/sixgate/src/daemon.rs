@@ -268,6 +268,7 @@ fn attach(
             wkp_allow_non_global: config.wkp_allow_non_global,
             veth_ifindexes: veth_ifindexes(interfaces)?,
             rfc6791_pool4: config.rfc6791_pool4.clone(),
+            rfc6791_pool6: config.rfc6791_pool6,
             lowest_ipv6_mtu: config.lowest_ipv6_mtu,
             exception,
             traffic_class: config.traffic_class,

@@ -148,6 +148,7 @@ pub fn xlat_config(config: &Config) -> XlatConfig {
     x.ipv4_prefixes = config.ipv4_prefixes.clone();
     x.wkp_allow_non_global = config.wkp_allow_non_global;
     x.rfc6791_pool4 = config.rfc6791_pool4.clone();
+    x.rfc6791_pool6 = config.rfc6791_pool6;
     x.lowest_ipv6_mtu = config.lowest_ipv6_mtu;
     x.udp_zero_checksum = config.udp_zero_checksum;
     x.traffic_class = config.traffic_class;
