@@ -6,6 +6,7 @@
 
 #include "bigtcp.h"
 #include "csum.h"
+#include "eam.h"
 #include "fib.h"
 #include "icmp_reply.h"
 #include "rfc6052.h"
@@ -52,13 +53,14 @@ struct xlat46_target {
 	__be16 dport;
 };
 
-/* Is the IPv4 destination one of the prefixes this gateway serves? */
-static __always_inline bool xlat46_is_served(__be32 dst)
-{
-	struct served_v4_key key = { .prefixlen = 32, .addr = dst };
-
-	return bpf_map_lookup_elem(&sixgate_served_v4, &key) != NULL;
-}
+/* Which translation a packet is getting. It picks the outcome's counters,
+ * and a hairpinned packet (RFC 7757 4.3) is answered with no ICMP error:
+ * its source is on the IPv6 side, where the error would have to go. */
+enum xlat_path {
+	XLAT_SIIT,	/* stateless, RFC 7915 */
+	XLAT_NAT46,	/* a NAT46 service flow (nat46.h) */
+	XLAT_HAIRPIN,	/* IPv6 -> IPv4 -> IPv6 through this gateway (prog_tc.c) */
+};
 
 /* xlat46_parse / xlat64_parse: the TTL / hop limit would expire (not an
  * error by itself: the gateway may answer Time Exceeded). */
@@ -206,6 +208,17 @@ static __always_inline int xlat46_icmp(struct __sk_buff *skb, struct icmphdr *ic
 	return 0;
 }
 
+/* The outcome counter of a packet translated to IPv6 on `path`, sent by
+ * redirect or handed to the stack. */
+static __always_inline __u32 xlat46_counter(enum xlat_path path, bool redirect)
+{
+	if (path == XLAT_NAT46)
+		return redirect ? SG_NAT46_FWD_REDIRECT : SG_NAT46_FWD_STACK;
+	if (path == XLAT_HAIRPIN)
+		return redirect ? SG_HAIRPIN_REDIRECT : SG_HAIRPIN_STACK;
+	return redirect ? SG_XLAT46_REDIRECT : SG_XLAT46_STACK;
+}
+
 /* The offset of the TCP or UDP checksum field in a packet at IPv4 layout. */
 static __always_inline __u32 xlat46_l4_csum_off(__u8 proto)
 {
@@ -214,11 +227,11 @@ static __always_inline __u32 xlat46_l4_csum_off(__u8 proto)
 }
 
 /* Rewrite the parsed IPv4 packet in `skb` as IPv6 per `t` (RFC 7915 4.1,
- * 4.5) and send it on. `nat` selects the NAT46 service counters. Returns a
- * TC action, with the outcome in *counter, or a negative DROP reason. */
+ * 4.5) and send it on. `path` selects the counters. Returns a TC action,
+ * with the outcome in *counter, or a negative DROP reason. */
 static __always_inline int xlat46_emit(struct __sk_buff *skb, const struct sixgate_config *cfg,
 				       const struct xlat46_pkt *p, const struct xlat46_target *t,
-				       bool nat, __u32 *counter)
+				       enum xlat_path path, __u32 *counter)
 {
 	void *data, *data_end;
 	struct bpf_fib_lookup *fib = fib_scratch();
@@ -237,8 +250,10 @@ static __always_inline int xlat46_emit(struct __sk_buff *skb, const struct sixga
 	if (verdict == FIB_TOO_BIG) {
 		/* RFC 7915 4.1 with RFC 1191: with DF set the sender learns the
 		 * IPv6 path's MTU less the 20 bytes translation adds; without
-		 * DF the translator would fragment (not built yet: dropped). */
-		if (!p->df)
+		 * DF the translator would fragment (not built yet: dropped). A
+		 * hairpinned packet's source is an IPv6 host: no IPv4 error can
+		 * reach it (RFC 7757 4.3), so it is dropped too. */
+		if (!p->df || path == XLAT_HAIRPIN)
 			return DROP(DROP_FRAG_NEEDED);
 		*counter = SG_ICMP_FRAG_NEEDED_SENT;
 		return icmp4_send_error(skb, l4_len + IPV4_HLEN, ICMP_DEST_UNREACH << 8 | ICMP_FRAG_NEEDED,
@@ -338,9 +353,8 @@ static __always_inline int xlat46_emit(struct __sk_buff *skb, const struct sixga
 	else
 		ipv6_hdr_write(ip6, p->tos, (__u16)l4_len, p->proto, hop_limit, &t->src6, &t->dst6);
 
-	return fib_send(skb, cfg, fib, rc, verdict, counter,
-			nat ? SG_NAT46_FWD_REDIRECT : SG_XLAT46_REDIRECT,
-			nat ? SG_NAT46_FWD_STACK : SG_XLAT46_STACK);
+	return fib_send(skb, cfg, fib, rc, verdict, counter, xlat46_counter(path, true),
+			xlat46_counter(path, false));
 }
 
 /* ICMP errors need the structs above. */
@@ -369,9 +383,12 @@ static __always_inline int xlat46_time_exceeded(struct __sk_buff *skb, const str
 	return icmp4_send_error(skb, tot_len, ICMP_TIME_EXCEEDED << 8, 0, cfg->rfc6791_pool4[0]);
 }
 
-/* Stateless SIIT (RFC 7915 4, RFC 6052): translate the IPv4 packet in `skb`,
- * whose destination is served, with both addresses embedded in pool6. */
-static __always_inline int xlat46(struct __sk_buff *skb, const struct sixgate_config *cfg, __u32 *counter)
+/* Stateless SIIT (RFC 7915 4): translate the IPv4 packet in `skb`, whose
+ * destination is served (in an EAM, `dst_eam`, or in a served prefix), with
+ * both addresses mapped by the EAMT or pool6 (eam.h). `path` is XLAT_SIIT,
+ * or XLAT_HAIRPIN for a packet xlat64 built (RFC 7757 4.3). */
+static __always_inline int xlat46(struct __sk_buff *skb, const struct sixgate_config *cfg,
+				  const struct eamt4_value *dst_eam, enum xlat_path path, __u32 *counter)
 {
 	struct xlat46_target t;
 	struct xlat46_pkt p;
@@ -382,15 +399,17 @@ static __always_inline int xlat46(struct __sk_buff *skb, const struct sixgate_co
 		return xlat46_time_exceeded(skb, cfg, p.l4_len + IPV4_HLEN, counter);
 	if (ret)
 		return ret;
-	if (rfc6052_wkp_forbids(cfg, p.src4, p.dst4))
-		return DROP(DROP_WKP_NON_GLOBAL);
-	rfc6052_embed(cfg, p.src4, &t.src6);
-	rfc6052_embed(cfg, p.dst4, &t.dst6);
+	ret = addr_map46(cfg, dst_eam, p.dst4, &t.dst6);
+	if (ret)
+		return ret;
+	ret = addr_map46(cfg, eam4_lookup(cfg, p.src4), p.src4, &t.src6);
+	if (ret)
+		return ret;
 	t.sport = p.sport;
 	t.dport = p.dport;
 	if (p.proto == IPPROTO_ICMPV6 && icmp4_is_error(p.icmp_type))
-		return xlat46_icmp_error(skb, cfg, &p, &t, counter);
-	return xlat46_emit(skb, cfg, &p, &t, false, counter);
+		return xlat46_icmp_error(skb, cfg, &p, &t, path, counter);
+	return xlat46_emit(skb, cfg, &p, &t, path, counter);
 }
 
 #endif

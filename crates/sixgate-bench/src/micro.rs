@@ -350,6 +350,7 @@ fn measure(pin: &std::path::Path, runs: usize) -> Result<Vec<MicroResult>> {
         // d0 is a veth, as the daemon would report it.
         veth_ifindexes: vec![ifindex],
         rfc6791_pool4: Vec::new(),
+        eamt: Vec::new(),
     })
     .context("configure the data path")?;
     program_nat46(pin).context("program the NAT46 services")?;

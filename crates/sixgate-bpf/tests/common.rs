@@ -126,6 +126,7 @@ impl Gw {
                 wkp_allow_non_global,
                 veth_ifindexes: Vec::new(),
                 rfc6791_pool4: Vec::new(),
+                eamt: Vec::new(),
             })
             .expect("configure");
     }

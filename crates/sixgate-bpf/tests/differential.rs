@@ -520,6 +520,7 @@ fn ebpf_and_reference_agree_on_random_packets() {
                 wkp_allow_non_global: false,
                 veth_ifindexes: Vec::new(),
                 rfc6791_pool4: rfc6791.clone(),
+                eamt: Vec::new(),
             })
             .unwrap();
         let pool6: Rfc6052Prefix = POOL6.parse().unwrap();

@@ -715,6 +715,7 @@ fn icmpv6_errors_from_untranslatable_routers_take_an_rfc6791_source() {
                 wkp_allow_non_global: false,
                 veth_ifindexes: Vec::new(),
                 rfc6791_pool4: pool.to_vec(),
+                eamt: Vec::new(),
             })
             .unwrap();
         let out = gw.run_counted(&input, "xlat64_redirect");

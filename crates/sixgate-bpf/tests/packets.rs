@@ -578,6 +578,7 @@ fn incompatible_pinned_map_is_replaced() {
             wkp_allow_non_global: false,
             veth_ifindexes: Vec::new(),
             rfc6791_pool4: Vec::new(),
+            eamt: Vec::new(),
         })
         .unwrap();
         let info = aya::maps::MapInfo::from_pin(&config).unwrap();
@@ -607,6 +608,7 @@ fn reconfiguring_removes_stale_served_prefixes() {
                 wkp_allow_non_global: false,
                 veth_ifindexes: Vec::new(),
                 rfc6791_pool4: Vec::new(),
+                eamt: Vec::new(),
             })
             .unwrap();
         let served = sixgate_bpf::pinned::read_served_prefixes(&gw.pin).unwrap();
@@ -787,6 +789,7 @@ fn expiring_ipv4_packets_get_time_exceeded_from_the_pool() {
                 wkp_allow_non_global: false,
                 veth_ifindexes: Vec::new(),
                 rfc6791_pool4: vec![pool],
+                eamt: Vec::new(),
             })
             .unwrap();
         let out = gw.run_counted(&input, "icmp_time_exceeded_sent");
