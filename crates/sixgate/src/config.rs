@@ -17,8 +17,11 @@ use std::time::Duration;
 
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
-use sixgate_bpf::maps::RFC6791_MAX;
-use sixgate_wire::{ipv4_is_illegal_source, ipv4_is_non_global, Ipv4Prefix, Rfc6052Prefix};
+use sixgate_bpf::maps::{EAMT_MAX_ENTRIES, RFC6791_MAX};
+use sixgate_wire::xlat::Eam;
+use sixgate_wire::{
+    ipv4_is_illegal_source, ipv4_is_non_global, Ipv4Prefix, Ipv6Prefix, Rfc6052Prefix,
+};
 use toml::Spanned;
 
 use crate::service::{
@@ -52,6 +55,8 @@ pub struct Config {
     /// RFC 6791: IPv4 sources for translated ICMPv6 errors from IPv6
     /// addresses without an IPv4 form.
     pub rfc6791_pool4: Vec<Ipv4Addr>,
+    /// RFC 7757 explicit address mappings (`[[siit.eamt]]`), in file order.
+    pub eamt: Vec<Eam>,
     /// BIG TCP: (interface, GSO/GRO size) for each interface that wants it,
     /// each interface once.
     pub big_tcp: Vec<(String, u32)>,
@@ -260,6 +265,16 @@ struct RawSiit {
     wkp_allow_non_global: bool,
     #[serde(default)]
     rfc6791_pool4: Vec<String>,
+    #[serde(default)]
+    eamt: Vec<RawEam>,
+}
+
+/// One `[[siit.eamt]]` entry.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEam {
+    ipv4_prefix: String,
+    ipv6_prefix: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -495,6 +510,7 @@ impl RawConfig {
         }
 
         let rfc6791_pool4 = rfc6791_pool4(&siit.rfc6791_pool4, &mut problems);
+        let eamt = eamt(&siit.eamt, &mut problems);
 
         let (nat46, check_settings) = self.nat46.validate(&mut problems);
         check_services(&self.services, &check_settings, &mut problems);
@@ -511,6 +527,7 @@ impl RawConfig {
                 ipv4_prefixes: prefixes.into_iter().map(|(_, p)| p).collect(),
                 wkp_allow_non_global: siit.wkp_allow_non_global,
                 rfc6791_pool4,
+                eamt,
                 big_tcp,
                 restore_big_tcp: self.interfaces.restore_big_tcp,
                 nat46,
@@ -887,6 +904,67 @@ fn rfc6791_pool4(texts: &[String], problems: &mut Problems) -> Vec<Ipv4Addr> {
     out
 }
 
+/// `siit.eamt`: at most [`EAMT_MAX_ENTRIES`] explicit address mappings
+/// (RFC 7757), each an IPv4 and an IPv6 prefix whose suffix can hold the
+/// IPv4 suffix, no prefix mapped twice. Nested prefixes are allowed: the
+/// longest match wins (RFC 7757 3.2), so one host of a mapped range can be
+/// mapped elsewhere.
+fn eamt(entries: &[RawEam], problems: &mut Problems) -> Vec<Eam> {
+    if entries.len() > EAMT_MAX_ENTRIES as usize {
+        problems.add(
+            "siit.eamt",
+            format!("[...{} entries]", entries.len()),
+            format!("the data path holds at most {EAMT_MAX_ENTRIES} mappings"),
+        );
+    }
+    // Each good entry with its index, for the duplicate checks.
+    let mut out: Vec<(usize, Eam)> = Vec::new();
+    for (i, raw) in entries.iter().enumerate() {
+        let v4_field = format!("siit.eamt[{i}].ipv4_prefix");
+        let v6_field = format!("siit.eamt[{i}].ipv6_prefix");
+        let ipv4 = raw
+            .ipv4_prefix
+            .parse::<Ipv4Prefix>()
+            .map_err(|e| problems.add(&v4_field, quoted(&raw.ipv4_prefix), e));
+        let ipv6 = raw
+            .ipv6_prefix
+            .parse::<Ipv6Prefix>()
+            .map_err(|e| problems.add(&v6_field, quoted(&raw.ipv6_prefix), e));
+        let (Ok(ipv4), Ok(ipv6)) = (ipv4, ipv6) else {
+            continue;
+        };
+        let Ok(eam) = Eam::new(ipv4, ipv6) else {
+            let (s4, s6) = (32 - ipv4.len(), 128 - ipv6.len());
+            problems.add(
+                &v6_field,
+                quoted(&raw.ipv6_prefix),
+                format!(
+                    "leaves {s6} bits for the {s4} bits of {ipv4}'s addresses (RFC 7757 3.2 \
+                     copies them after the IPv6 prefix); use an IPv6 prefix of at most /{}",
+                    128 - s4
+                ),
+            );
+            continue;
+        };
+        let mut duplicate = false;
+        for &(j, other) in &out {
+            let why = format!("is already mapped by siit.eamt[{j}]; a prefix has one mapping");
+            if other.ipv4 == eam.ipv4 {
+                problems.add(&v4_field, quoted(&raw.ipv4_prefix), &why);
+                duplicate = true;
+            }
+            if other.ipv6 == eam.ipv6 {
+                problems.add(&v6_field, quoted(&raw.ipv6_prefix), &why);
+                duplicate = true;
+            }
+        }
+        if !duplicate {
+            out.push((i, eam));
+        }
+    }
+    out.into_iter().map(|(_, e)| e).collect()
+}
+
 /// The table that declares `field`, as a message names it (`[siit]`); `""`
 /// is the top level. Field names are unique across the file's tables, except
 /// `port` (of a service and of a backend): messages about it fall back to
@@ -899,7 +977,10 @@ fn table_of(field: &str) -> Option<&'static str> {
         "ipv4" | "ipv6" | "ipv4_big_tcp" | "ipv6_big_tcp" | "restore_big_tcp" => {
             Some("[interfaces]")
         }
-        "pool6" | "ipv4_prefixes" | "wkp_allow_non_global" | "rfc6791_pool4" => Some("[siit]"),
+        "pool6" | "ipv4_prefixes" | "wkp_allow_non_global" | "rfc6791_pool4" | "eamt" => {
+            Some("[siit]")
+        }
+        "ipv4_prefix" | "ipv6_prefix" => Some("[[siit.eamt]]"),
         "snat_addresses" | "snat_ports" | "preserve_prefix" | "maglev_table_size"
         | "maglev_seed" | "timeouts" => Some("[nat46]"),
         "tcp_syn" | "tcp_established" | "tcp_closing" | "tcp_reset" | "udp" => {
@@ -1103,6 +1184,14 @@ ipv4_prefixes = ["198.51.100.0/24", "203.0.113.0/25"]
 wkp_allow_non_global = true
 rfc6791_pool4 = ["192.0.2.1"]
 
+[[siit.eamt]]
+ipv4_prefix = "192.0.2.128/28"
+ipv6_prefix = "2001:db8:e::/124"
+
+[[siit.eamt]]
+ipv4_prefix = "192.0.2.130/32"
+ipv6_prefix = "2001:db8:e:1::2/128"
+
 [nat46]
 snat_addresses = ["2001:db8:ff::1", "2001:db8:ff::2"]
 snat_ports = [20000, 29999]
@@ -1199,6 +1288,18 @@ ipv4_prefixes = ["198.51.100.0/24"]
                 ],
                 wkp_allow_non_global: true,
                 rfc6791_pool4: vec![Ipv4Addr::new(192, 0, 2, 1)],
+                eamt: vec![
+                    Eam::new(
+                        "192.0.2.128/28".parse().unwrap(),
+                        "2001:db8:e::/124".parse().unwrap()
+                    )
+                    .unwrap(),
+                    Eam::new(
+                        "192.0.2.130/32".parse().unwrap(),
+                        "2001:db8:e:1::2/128".parse().unwrap()
+                    )
+                    .unwrap(),
+                ],
                 big_tcp: vec![("eth1".into(), 262_144)],
                 restore_big_tcp: false,
                 nat46: Nat46Settings {
@@ -1285,6 +1386,14 @@ ipv4_prefixes = ["198.51.100.0/24"]
         assert_eq!(c.pool6, "2001:db8:64::/96".parse().unwrap());
         assert_eq!(c.ipv4_prefixes, vec!["198.51.100.0/24".parse().unwrap()]);
         assert!(!c.wkp_allow_non_global);
+        assert_eq!(
+            c.eamt,
+            vec![Eam::new(
+                "203.0.113.16/28".parse().unwrap(),
+                "2001:db8:e::/124".parse().unwrap()
+            )
+            .unwrap()]
+        );
         // The NAT46 sections write out the defaults, plus one service.
         assert_eq!(
             c.nat46,
@@ -1405,6 +1514,10 @@ ipv4_prefixes = ["198.51.100.0/24"]
                 minimal_with("[interfaces]\n", "[interfaces]\nbogus = 1\n"),
             ),
             ("[siit]", minimal_with("[siit]\n", "[siit]\nbogus = 1\n")),
+            (
+                "[[siit.eamt]]",
+                format!("{MINIMAL}[[siit.eamt]]\nbogus = 1\n"),
+            ),
             ("[nat46]", format!("{MINIMAL}[nat46]\nbogus = 1\n")),
             (
                 "[nat46.timeouts]",
@@ -2069,5 +2182,115 @@ backends = [
         );
         let c = parse(&format!("{MINIMAL}rfc6791_pool4 = [\"192.0.2.1\"]\n")).unwrap();
         assert_eq!(c.rfc6791_pool4, vec![Ipv4Addr::new(192, 0, 2, 1)]);
+    }
+
+    fn with_eams(eams: &[(&str, &str)]) -> String {
+        let mut text = MINIMAL.to_string();
+        for (v4, v6) in eams {
+            text.push_str(&format!(
+                "\n[[siit.eamt]]\nipv4_prefix = {v4:?}\nipv6_prefix = {v6:?}\n"
+            ));
+        }
+        text
+    }
+
+    #[test]
+    fn eamt_entries_in_file_order() {
+        // Unequal suffixes (8 IPv4 bits in 16 IPv6 bits) and a host nested
+        // in a mapped range (the longest match wins) are both fine.
+        let c = parse(&with_eams(&[
+            ("192.0.2.0/24", "2001:db8:e::/112"),
+            ("192.0.2.7/32", "2001:db8:f::7/128"),
+        ]))
+        .unwrap();
+        let want: Vec<Eam> = [
+            ("192.0.2.0/24", "2001:db8:e::/112"),
+            ("192.0.2.7/32", "2001:db8:f::7/128"),
+        ]
+        .iter()
+        .map(|(a, b)| Eam::new(a.parse().unwrap(), b.parse().unwrap()).unwrap())
+        .collect();
+        assert_eq!(c.eamt, want);
+        assert!(parse(MINIMAL).unwrap().eamt.is_empty());
+        // The inline form is the same list.
+        let c = parse(&format!(
+            "{MINIMAL}eamt = [{{ ipv4_prefix = \"192.0.2.0/24\", ipv6_prefix = \"2001:db8:e::/112\" }}]\n"
+        ))
+        .unwrap();
+        assert_eq!(c.eamt, want[..1]);
+    }
+
+    #[test]
+    fn eamt_is_checked_entry_by_entry() {
+        let e = err(&with_eams(&[
+            ("192.0.2.0/24", "2001:db8:e::/124"),
+            ("192.0.2.1/24", "2001:db8:e::/120"),
+            ("192.0.2.0/25", "2001:db8:e::1/120"),
+            ("192.0.2.0/28", "2001:db8:f::/124"),
+            ("192.0.2.0/28", "2001:db8:f::/124"),
+            ("192.0.2.16/28", "2001:db8:f::/124"),
+            ("x", "y"),
+        ]));
+        assert_semantic(
+            &e,
+            "siit.eamt[0].ipv6_prefix",
+            "\"2001:db8:e::/124\"",
+            "leaves 4 bits for the 8 bits of 192.0.2.0/24's addresses (RFC 7757 3.2 copies \
+             them after the IPv6 prefix); use an IPv6 prefix of at most /120",
+        );
+        assert_semantic(
+            &e,
+            "siit.eamt[1].ipv4_prefix",
+            "\"192.0.2.1/24\"",
+            "host bits set",
+        );
+        assert_semantic(
+            &e,
+            "siit.eamt[2].ipv6_prefix",
+            "\"2001:db8:e::1/120\"",
+            "host bits set",
+        );
+        assert_semantic(
+            &e,
+            "siit.eamt[4].ipv4_prefix",
+            "\"192.0.2.0/28\"",
+            "is already mapped by siit.eamt[3]",
+        );
+        for i in [4, 5] {
+            assert_semantic(
+                &e,
+                &format!("siit.eamt[{i}].ipv6_prefix"),
+                "\"2001:db8:f::/124\"",
+                "is already mapped by siit.eamt[3]",
+            );
+        }
+        assert_semantic(&e, "siit.eamt[6].ipv4_prefix", "\"x\"", "ADDRESS/LENGTH");
+        assert_semantic(&e, "siit.eamt[6].ipv6_prefix", "\"y\"", "ADDRESS/LENGTH");
+        assert_eq!(e.lines().count(), 8, "{e}");
+
+        let e = err(&format!(
+            "{MINIMAL}[[siit.eamt]]\nipv4_prefix = \"192.0.2.0/24\"\n"
+        ));
+        assert!(
+            e.contains("missing field `ipv6_prefix` in [[siit.eamt]]"),
+            "{e}"
+        );
+        let many: Vec<(String, String)> = (0..=EAMT_MAX_ENTRIES)
+            .map(|i| {
+                (
+                    format!("10.{}.{}.0/24", i / 256, i % 256),
+                    format!("2001:db8:{i:x}::/120"),
+                )
+            })
+            .collect();
+        let many: Vec<(&str, &str)> = many.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+        let e = err(&with_eams(&many));
+        assert_semantic(
+            &e,
+            "siit.eamt",
+            "[...1025 entries]",
+            "at most 1024 mappings",
+        );
+        parse(&with_eams(&many[..EAMT_MAX_ENTRIES as usize])).unwrap();
     }
 }

@@ -234,7 +234,7 @@ fn attach(config: &Config, interfaces: &[String]) -> anyhow::Result<()> {
             wkp_allow_non_global: config.wkp_allow_non_global,
             veth_ifindexes: veth_ifindexes(interfaces)?,
             rfc6791_pool4: config.rfc6791_pool4.clone(),
-            eamt: Vec::new(),
+            eamt: config.eamt.clone(),
         })
         .context("programming the translator maps")?;
 
