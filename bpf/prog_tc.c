@@ -2,8 +2,10 @@
 /* tc entry point: classifies every packet arriving on an attached interface
  * and translates what belongs to the gateway: NAT46 service flows first
  * (nat46.h), then stateless SIIT (RFC 7915). One program serves both sides,
- * so a one-armed gateway needs one attach. */
+ * so a one-armed gateway needs one attach. A second program, reached only by
+ * tail call, finishes hairpinned packets (RFC 7757 4.3). */
 #include "lib/common.h"
+#include "lib/eam.h"
 #include "lib/maps.h"
 #include "lib/nat46.h"
 #include "lib/stats.h"
@@ -60,6 +62,7 @@ static __always_inline int classify(struct __sk_buff *skb, __u32 *counter)
 
 	if (eth->h_proto == bpf_htons(ETH_P_IP)) {
 		struct iphdr *ip4 = (void *)(eth + 1);
+		const struct eamt4_value *dst_eam4;
 
 		if ((void *)(ip4 + 1) > data_end)
 			return DROP(DROP_TRUNCATED);
@@ -73,13 +76,17 @@ static __always_inline int classify(struct __sk_buff *skb, __u32 *counter)
 				return classify_nat46_result(ret, *counter, id, SVC_FORWARD, len);
 			}
 		}
-		if (!xlat46_is_served(ip4->daddr)) {
+		/* RFC 7915 4.6 with RFC 7757: the destination is ours when an
+		 * EAM or a served prefix holds it. */
+		dst_eam4 = eam4_lookup(cfg, ip4->daddr);
+		if (!dst_eam4 && !served_v4_contains(ip4->daddr)) {
 			*counter = SG_PASS_IPV4_NOT_SERVED;
 			return TC_ACT_OK;
 		}
-		return xlat46(skb, cfg, counter);
+		return xlat46(skb, cfg, dst_eam4, XLAT_SIIT, counter);
 	} else {
 		struct ipv6hdr *ip6 = (void *)(eth + 1);
+		const struct eamt6_value *dst_eam6;
 		union v6addr dst;
 
 		if ((void *)(ip6 + 1) > data_end)
@@ -98,13 +105,26 @@ static __always_inline int classify(struct __sk_buff *skb, __u32 *counter)
 				}
 			}
 		}
+		/* RFC 7915 5.6 with RFC 7757: in an EAM or in pool6. */
 		dst.in6 = ip6->daddr;
-		if (!rfc6052_in_pool6(cfg, &dst)) {
+		dst_eam6 = eam6_lookup(cfg, &dst);
+		if (!dst_eam6 && !rfc6052_in_pool6(cfg, &dst)) {
 			*counter = SG_PASS_IPV6_NOT_POOL6;
 			return TC_ACT_OK;
 		}
-		return xlat64(skb, cfg, counter);
+		return xlat64(skb, cfg, dst_eam6, counter);
 	}
+}
+
+/* Counts the packet's outcome, once: a drop reason or `counter`. */
+static __always_inline int outcome(int ret, __u32 counter, __u32 len)
+{
+	if (ret < 0) {
+		count((__u32)-ret, len);
+		return TC_ACT_SHOT;
+	}
+	count(counter, len);
+	return ret;
 }
 
 SEC("classifier")
@@ -114,12 +134,34 @@ int sixgate_tc_ingress(struct __sk_buff *skb)
 	__u32 counter = SG_PASS_NOT_IP;
 	int ret = classify(skb, &counter);
 
-	if (ret < 0) {
-		count((__u32)-ret, len);
-		return TC_ACT_SHOT;
-	}
-	count(counter, len);
-	return ret;
+	return outcome(ret, counter, len);
+}
+
+/* RFC 7757 4.3 hairpinning, reached by tail call from xlat64 (slot
+ * SIXGATE_HAIRPIN_SLOT of sixgate_hairpin): the IPv6 packet is now the IPv4
+ * packet it translates to, addressed to an IPv4 address this gateway serves,
+ * so it goes back to IPv6 the way any such packet would, except that the
+ * gateway answers it with no ICMPv4 error (its source is an IPv6 host). The
+ * TTL is still the hop limit as received: one decrement happens here. */
+SEC("classifier")
+int sixgate_tc_hairpin(struct __sk_buff *skb)
+{
+	void *data = (void *)(long)skb->data;
+	void *data_end = (void *)(long)skb->data_end;
+	__u32 len = skb->cb[SIXGATE_HAIRPIN_CB_LEN];
+	struct iphdr *ip4 = data + ETH_HLEN;
+	const struct sixgate_config *cfg;
+	__u32 counter = SG_HAIRPIN_STACK, zero = 0;
+	int ret;
+
+	cfg = bpf_map_lookup_elem(&sixgate_config, &zero);
+	if (!cfg)
+		ret = DROP(DROP_NO_CONFIG);
+	else if ((void *)(ip4 + 1) > data_end)
+		ret = DROP(DROP_TRUNCATED);
+	else
+		ret = xlat46(skb, cfg, eam4_lookup(cfg, ip4->daddr), XLAT_HAIRPIN, &counter);
+	return outcome(ret, counter, len);
 }
 
 char _license[] SEC("license") = "Dual BSD/GPL";

@@ -16,6 +16,7 @@
 
 #include "csum.h"
 #include "exception.h"
+#include "eam.h"
 #include "fib.h"
 #include "icmp_tables.h"
 #include "rfc6052.h"
@@ -46,10 +47,11 @@ struct {
 #define ERR6_INNER_L4_OFF (ERR6_INNER_OFF + IPV6_HLEN)
 
 /* Translate the ICMPv4 error in `skb` (outer header checked by
- * xlat46_parse, addresses mapped into `t`) and send it on. */
+ * xlat46_parse, addresses mapped into `t`) and send it on; `path` picks the
+ * counters. */
 static __always_inline int xlat46_icmp_error(struct __sk_buff *skb, const struct sixgate_config *cfg,
 					     const struct xlat46_pkt *p, const struct xlat46_target *t,
-					     __u32 *counter)
+					     enum xlat_path path, __u32 *counter)
 {
 	struct bpf_fib_lookup *fib = fib_scratch();
 	struct icmp_err_scratch *w;
@@ -76,7 +78,7 @@ static __always_inline int xlat46_icmp_error(struct __sk_buff *skb, const struct
 	 * follows the quote; the quote must be padded to 64-bit words and the
 	 * attribute rescaled, which the daemon does. Without it, the
 	 * extension goes along as part of the quote. */
-	if (cfg->exc_ifindex && ((__u8 *)&w->icmp4)[5] &&
+	if (path == XLAT_SIIT && cfg->exc_ifindex && ((__u8 *)&w->icmp4)[5] &&
 	    (w->icmp4.type == ICMP_DEST_UNREACH || w->icmp4.type == ICMP_TIME_EXCEEDED ||
 	     w->icmp4.type == ICMP_PARAMETERPROB))
 		return exception_handoff(skb, cfg, SG_EXCEPTION_ICMP_EXTENSION,
@@ -108,8 +110,13 @@ static __always_inline int xlat46_icmp_error(struct __sk_buff *skb, const struct
 		return ret;
 
 	inner_proto = w->in4.protocol;
-	rfc6052_embed(cfg, w->in4.saddr, &w->in_src);
-	rfc6052_embed(cfg, w->in4.daddr, &w->in_dst);
+	/* RFC 7915 4.3: the quoted addresses map like any others (eam.h). */
+	ret = addr_map46(cfg, eam4_lookup(cfg, w->in4.saddr), w->in4.saddr, &w->in_src);
+	if (ret)
+		return ret;
+	ret = addr_map46(cfg, eam4_lookup(cfg, w->in4.daddr), w->in4.daddr, &w->in_dst);
+	if (ret)
+		return ret;
 	inner_plen = bpf_ntohs(w->in4.tot_len) > IPV4_HLEN ? bpf_ntohs(w->in4.tot_len) - IPV4_HLEN : 0;
 	diff = csum_sub(csum_sub(csum_v6addr(csum_v6addr(0, &w->in_src), &w->in_dst), w->in4.saddr),
 			w->in4.daddr);
@@ -183,7 +190,8 @@ static __always_inline int xlat46_icmp_error(struct __sk_buff *skb, const struct
 				sizeof(check), 0))
 		return DROP(DROP_HELPER_FAILED);
 
-	return fib_send(skb, cfg, fib, rc, verdict, counter, SG_XLAT46_REDIRECT, SG_XLAT46_STACK);
+	return fib_send(skb, cfg, fib, rc, verdict, counter, xlat46_counter(path, true),
+			xlat46_counter(path, false));
 }
 
 #endif

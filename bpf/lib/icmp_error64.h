@@ -16,6 +16,7 @@
 
 #include "csum.h"
 #include "exception.h"
+#include "eam.h"
 #include "fib.h"
 #include "icmp_tables.h"
 #include "rfc6052.h"
@@ -45,10 +46,11 @@ struct {
 } sixgate_icmp64_scratch SEC(".maps");
 
 /* Translate the ICMPv6 error in `skb` (outer header checked by
- * xlat64_parse, addresses mapped into `t`) and send it on. */
+ * xlat64_parse, addresses mapped into `t`) and send it on, or on
+ * XLAT_HAIRPIN hand it back for the way to IPv6 (xlat64_emit). */
 static __always_inline int xlat64_icmp_error(struct __sk_buff *skb, const struct sixgate_config *cfg,
 					     const struct xlat64_pkt *p, const struct xlat64_target *t,
-					     __u32 *counter)
+					     enum xlat_path path, __u32 *counter)
 {
 	struct bpf_fib_lookup *fib = fib_scratch();
 	struct icmp_err64_scratch *w;
@@ -102,11 +104,15 @@ static __always_inline int xlat64_icmp_error(struct __sk_buff *skb, const struct
 	if (w->in6.version != 6)
 		return DROP(DROP_TRUNCATED);
 	/* RFC 7915 5.3: the quoted packet is translated like any other, so
-	 * its addresses must have IPv4 forms. */
+	 * its addresses must have IPv4 forms (eam.h). */
 	w->in_src.in6 = w->in6.saddr;
 	w->in_dst.in6 = w->in6.daddr;
-	if (!rfc6052_in_pool6(cfg, &w->in_src) || !rfc6052_in_pool6(cfg, &w->in_dst))
-		return DROP(DROP_SRC_NOT_POOL6);
+	ret = addr_map64(cfg, eam6_lookup(cfg, &w->in_src), &w->in_src, &src4);
+	if (ret)
+		return ret;
+	ret = addr_map64(cfg, eam6_lookup(cfg, &w->in_dst), &w->in_dst, &dst4);
+	if (ret)
+		return ret;
 	inner_proto = w->in6.nexthdr;
 	if (ipv6_is_exthdr(inner_proto) || inner_proto == IPPROTO_FRAGMENT)
 		return DROP(DROP_IPV6_EXTHDR); /* not translated yet */
@@ -125,8 +131,6 @@ static __always_inline int xlat64_icmp_error(struct __sk_buff *skb, const struct
 	if (ret)
 		return ret;
 
-	src4 = rfc6052_extract(cfg, &w->in_src);
-	dst4 = rfc6052_extract(cfg, &w->in_dst);
 	inner_len4 = bpf_ntohs(w->in6.payload_len) + IPV4_HLEN;
 	diff = csum_add(csum_add(src4, dst4),
 			~csum_v6addr(csum_v6addr(0, &w->in_src), &w->in_dst));
@@ -169,8 +173,14 @@ static __always_inline int xlat64_icmp_error(struct __sk_buff *skb, const struct
 	tot_len = p->l4_len - IP_HDR_DELTA + IPV4_HLEN;
 	if (tot_len > ICMP4_ERROR_MAX)
 		tot_len = ICMP4_ERROR_MAX;
-	rc = fib_lookup4(skb, fib, t->src4, t->dst4, p->tclass, IPPROTO_ICMP, tot_len);
-	verdict = fib_verdict_of(rc);
+	if (path == XLAT_HAIRPIN) {
+		/* Not forwarded as IPv4 (xlat64_emit). */
+		rc = 0;
+		verdict = FIB_STACK;
+	} else {
+		rc = fib_lookup4(skb, fib, t->src4, t->dst4, p->tclass, IPPROTO_ICMP, tot_len);
+		verdict = fib_verdict_of(rc);
+	}
 	if (verdict == FIB_TOO_BIG)
 		return DROP(DROP_FRAG_NEEDED);
 	ttl = verdict == FIB_REDIRECT ? p->hop_limit - 1 : p->hop_limit;
@@ -210,6 +220,8 @@ static __always_inline int xlat64_icmp_error(struct __sk_buff *skb, const struct
 	ipv4_hdr_write(ip4, p->tclass, (__u16)tot_len, id, frag_off, ttl, IPPROTO_ICMP, t->src4,
 		       t->dst4);
 
+	if (path == XLAT_HAIRPIN)
+		return xlat64_hairpin(skb);
 	return fib_send(skb, cfg, fib, rc, verdict, counter, SG_XLAT64_REDIRECT, SG_XLAT64_STACK);
 }
 

@@ -67,9 +67,13 @@ struct sixgate_config {
 /* At least one NAT46 service exists: look packets up in the service and
  * connection-tracking maps before the SIIT path. */
 #define SIXGATE_CFG_NAT46 (1 << 2)
+/* The EAMT holds at least one entry: look addresses up in sixgate_eamt4 /
+ * sixgate_eamt6 before pool6 (eam.h). Without it SIIT pays nothing for EAMT. */
+#define SIXGATE_CFG_EAMT (1 << 3)
+/* The gateway's own ICMPv6 errors come from sixgate_config.rfc6791_pool6. */
+#define SIXGATE_CFG_RFC6791_POOL6 (1 << 5)
 /* Set every translated Traffic Class / TOS to sixgate_config.tclass
  * instead of copying it. */
-#define SIXGATE_CFG_RFC6791_POOL6 (1 << 5)
 #define SIXGATE_CFG_TCLASS_SET (1 << 6)
 /* Drop IPv4 UDP datagrams with checksum 0 instead of computing one (RFC
  * 7915 4.5 lets the operator choose). */
@@ -98,6 +102,82 @@ struct {
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } sixgate_served_v4 SEC(".maps");
+
+/* ---- RFC 7757 explicit address mappings (eam.h) ------------------------- */
+
+/* Most EAMs (each is one entry in both maps). */
+#define SIXGATE_EAMT_MAX_ENTRIES 1024
+
+/* An EAM as the data path uses it (RFC 7757 3.2): the other side's prefix
+ * and how the suffix moves, computed by the daemon from the two prefix
+ * lengths. The IPv4 suffix (the last suffix_bits bits of an IPv4 address)
+ * sits left-aligned in the IPv6 suffix: IPv6 = prefix6 | suffix << shift,
+ * where shift = IPv6 suffix length - IPv4 suffix length (never negative:
+ * the daemon rejects an IPv4 suffix longer than the IPv6 one). */
+struct eamt4_key {
+	__u32 prefixlen;
+	__be32 addr;
+};
+
+struct eamt4_value {
+	/* The IPv6 prefix, bits past its length zero. */
+	union v6addr prefix6;
+	/* 32 - IPv4 prefix length: 0..32 */
+	__u8 suffix_bits;
+	/* (128 - IPv6 prefix length) - suffix_bits: 0..96 */
+	__u8 shift;
+	__u8 pad[2];
+};
+
+struct eamt6_key {
+	__u32 prefixlen;
+	union v6addr addr;
+};
+
+struct eamt6_value {
+	/* The IPv4 prefix, bits past its length zero. */
+	__be32 prefix4;
+	__u8 suffix_bits;
+	__u8 shift;
+	__u8 pad[2];
+};
+
+/* IPv4 prefix of each EAM -> its IPv6 side. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, SIXGATE_EAMT_MAX_ENTRIES);
+	__type(key, struct eamt4_key);
+	__type(value, struct eamt4_value);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sixgate_eamt4 SEC(".maps");
+
+/* IPv6 prefix of each EAM -> its IPv4 side. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, SIXGATE_EAMT_MAX_ENTRIES);
+	__type(key, struct eamt6_key);
+	__type(value, struct eamt6_value);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sixgate_eamt6 SEC(".maps");
+
+/* RFC 7757 4.3 hairpinning: slot 0 holds the program sixgate_tc_hairpin
+ * (prog_tc.c), which xlat64 tail-calls with an IPv4 packet addressed to
+ * this gateway. The daemon fills the slot when it loads the programs;
+ * pinned so that the running programs keep it when the daemon exits. */
+#define SIXGATE_HAIRPIN_SLOT 0
+/* The skb->cb word that carries the packet's length as received across
+ * the tail call, for the byte counter. */
+#define SIXGATE_HAIRPIN_CB_LEN 0
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sixgate_hairpin SEC(".maps");
 
 /* Per-CPU packet and byte counts, one slot per enum sixgate_counter. */
 struct sixgate_count {

@@ -273,7 +273,7 @@ static __always_inline int nat46_forward(struct __sk_buff *skb, const struct six
 			return ret;
 		svc_count(svc->id, SVC_NEW_FLOW, 0);
 	}
-	return xlat46_emit(skb, cfg, &p, &t, true, counter);
+	return xlat46_emit(skb, cfg, &p, &t, XLAT_NAT46, counter);
 }
 
 /* The backend-side key of an IPv6 packet, if it is TCP or UDP (directly or
@@ -337,7 +337,7 @@ static __always_inline int nat46_reply(struct __sk_buff *skb, const struct sixga
 	t.dst4 = r->flow.client;
 	t.sport = r->flow.vip_port;
 	t.dport = r->flow.client_port;
-	return xlat64_emit(skb, cfg, &p, &t, true, counter);
+	return xlat64_emit(skb, cfg, &p, &t, XLAT_NAT46, counter);
 }
 
 #endif

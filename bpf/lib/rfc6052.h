@@ -72,14 +72,14 @@ static __always_inline bool ipv4_is_non_global(__be32 a)
 	       V4_IN(a, V4_NET(224, 0, 0, 0), 3);
 }
 
-/* RFC 6052 3.1: with the well-known prefix, both addresses must be global,
- * unless the operator relaxed that in the config. */
-static __always_inline bool rfc6052_wkp_forbids(const struct sixgate_config *cfg, __be32 src, __be32 dst)
+/* RFC 6052 3.1: with the well-known prefix, an embedded address must be
+ * global, unless the operator relaxed that in the config. */
+static __always_inline bool rfc6052_wkp_forbids(const struct sixgate_config *cfg, __be32 a)
 {
 	if ((cfg->flags & (SIXGATE_CFG_POOL6_IS_WKP | SIXGATE_CFG_WKP_ALLOW_NON_GLOBAL)) !=
 	    SIXGATE_CFG_POOL6_IS_WKP)
 		return false;
-	return ipv4_is_non_global(src) || ipv4_is_non_global(dst);
+	return ipv4_is_non_global(a);
 }
 
 /* RFC 6791 4: the pool4 address for an ICMPv6 error from `src`, which has no

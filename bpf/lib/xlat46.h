@@ -7,6 +7,7 @@
 #include "bigtcp.h"
 #include "csum.h"
 #include "exception.h"
+#include "eam.h"
 #include "fib.h"
 #include "icmp_reply.h"
 #include "rfc6052.h"
@@ -60,13 +61,14 @@ static __always_inline __u8 xlat_tclass(const struct sixgate_config *cfg, __u8 r
 	return (cfg->flags & SIXGATE_CFG_TCLASS_SET) ? cfg->tclass : received;
 }
 
-/* Is the IPv4 destination one of the prefixes this gateway serves? */
-static __always_inline bool xlat46_is_served(__be32 dst)
-{
-	struct served_v4_key key = { .prefixlen = 32, .addr = dst };
-
-	return bpf_map_lookup_elem(&sixgate_served_v4, &key) != NULL;
-}
+/* Which translation a packet is getting. It picks the outcome's counters,
+ * and a hairpinned packet (RFC 7757 4.3) is answered with no ICMP error:
+ * its source is on the IPv6 side, where the error would have to go. */
+enum xlat_path {
+	XLAT_SIIT,	/* stateless, RFC 7915 */
+	XLAT_NAT46,	/* a NAT46 service flow (nat46.h) */
+	XLAT_HAIRPIN,	/* IPv6 -> IPv4 -> IPv6 through this gateway (prog_tc.c) */
+};
 
 /* xlat46_parse / xlat64_parse: the TTL / hop limit would expire (not an
  * error by itself: the gateway may answer Time Exceeded). */
@@ -216,6 +218,17 @@ static __always_inline int xlat46_icmp(struct __sk_buff *skb, struct icmphdr *ic
 	return 0;
 }
 
+/* The outcome counter of a packet translated to IPv6 on `path`, sent by
+ * redirect or handed to the stack. */
+static __always_inline __u32 xlat46_counter(enum xlat_path path, bool redirect)
+{
+	if (path == XLAT_NAT46)
+		return redirect ? SG_NAT46_FWD_REDIRECT : SG_NAT46_FWD_STACK;
+	if (path == XLAT_HAIRPIN)
+		return redirect ? SG_HAIRPIN_REDIRECT : SG_HAIRPIN_STACK;
+	return redirect ? SG_XLAT46_REDIRECT : SG_XLAT46_STACK;
+}
+
 /* The offset of the TCP or UDP checksum field in a packet at IPv4 layout. */
 static __always_inline __u32 xlat46_l4_csum_off(__u8 proto)
 {
@@ -224,11 +237,11 @@ static __always_inline __u32 xlat46_l4_csum_off(__u8 proto)
 }
 
 /* Rewrite the parsed IPv4 packet in `skb` as IPv6 per `t` (RFC 7915 4.1,
- * 4.5) and send it on. `nat` selects the NAT46 service counters. Returns a
- * TC action, with the outcome in *counter, or a negative DROP reason. */
+ * 4.5) and send it on. `path` selects the counters. Returns a TC action,
+ * with the outcome in *counter, or a negative DROP reason. */
 static __always_inline int xlat46_emit(struct __sk_buff *skb, const struct sixgate_config *cfg,
 				       const struct xlat46_pkt *p, const struct xlat46_target *t,
-				       bool nat, __u32 *counter)
+				       enum xlat_path path, __u32 *counter)
 {
 	void *data, *data_end;
 	struct bpf_fib_lookup *fib = fib_scratch();
@@ -258,13 +271,18 @@ static __always_inline int xlat46_emit(struct __sk_buff *skb, const struct sixga
 		/* RFC 7915 4.1 with RFC 1191: with DF set the sender learns the
 		 * IPv6 path's MTU less the 20 bytes translation adds; without
 		 * DF the translator fragments: the daemon does (a NAT46 service
-		 * flow's state is here, so that one is dropped). */
+		 * flow's state is here, and a hairpinned packet was built here,
+		 * so those are dropped). A hairpinned packet's source is an IPv6
+		 * host: no IPv4 error can reach it (RFC 7757 4.3), so it is
+		 * dropped with DF too. */
 		if (!p->df) {
-			if (nat)
+			if (path != XLAT_SIIT)
 				return DROP(DROP_FRAG_NEEDED);
 			return exception_handoff(skb, cfg, SG_EXCEPTION_FRAGMENT46, fib->mtu_result,
 						 DROP(DROP_FRAG_NEEDED), counter);
 		}
+		if (path == XLAT_HAIRPIN)
+			return DROP(DROP_FRAG_NEEDED);
 		*counter = SG_ICMP_FRAG_NEEDED_SENT;
 		return icmp4_send_error(skb, l4_len + IPV4_HLEN, ICMP_DEST_UNREACH << 8 | ICMP_FRAG_NEEDED,
 					(__u32)fib->mtu_result - IP_HDR_DELTA, 0);
@@ -272,7 +290,7 @@ static __always_inline int xlat46_emit(struct __sk_buff *skb, const struct sixga
 	/* RFC 7915 4.1: without DF, fragments of at most lowest-ipv6-mtu,
 	 * which any IPv6 path carries. Only with an exception path to cut
 	 * them: without one, a packet the egress link takes goes whole. */
-	if (!p->df && !nat && cfg->exc_ifindex && size6 > cfg->lowest_ipv6_mtu)
+	if (!p->df && path == XLAT_SIIT && cfg->exc_ifindex && size6 > cfg->lowest_ipv6_mtu)
 		return exception_handoff(skb, cfg, SG_EXCEPTION_FRAGMENT46, cfg->lowest_ipv6_mtu,
 					 DROP(DROP_FRAG_NEEDED), counter);
 	/* Exactly one decrement end to end: ours when we forward, the
@@ -369,9 +387,8 @@ static __always_inline int xlat46_emit(struct __sk_buff *skb, const struct sixga
 	else
 		ipv6_hdr_write(ip6, p->tos, (__u16)l4_len, p->proto, hop_limit, &t->src6, &t->dst6);
 
-	return fib_send(skb, cfg, fib, rc, verdict, counter,
-			nat ? SG_NAT46_FWD_REDIRECT : SG_XLAT46_REDIRECT,
-			nat ? SG_NAT46_FWD_STACK : SG_XLAT46_STACK);
+	return fib_send(skb, cfg, fib, rc, verdict, counter, xlat46_counter(path, true),
+			xlat46_counter(path, false));
 }
 
 /* ICMP errors need the structs above. */
@@ -405,7 +422,7 @@ static __always_inline int xlat46_time_exceeded(struct __sk_buff *skb, const str
  * which the verifier cannot afford here: the daemon translates these, told
  * the MTU of the route the translated packet takes. */
 static __always_inline int xlat46_options(struct __sk_buff *skb, const struct sixgate_config *cfg,
-					  __u32 *counter)
+					  const struct eamt4_value *dst_eam, __u32 *counter)
 {
 	void *data = (void *)(long)skb->data;
 	void *data_end = (void *)(long)skb->data_end;
@@ -418,16 +435,22 @@ static __always_inline int xlat46_options(struct __sk_buff *skb, const struct si
 	if (!cfg->exc_ifindex)
 		return DROP(DROP_IPV4_OPTIONS);
 	proto = ip4->protocol == IPPROTO_ICMP ? IPPROTO_ICMPV6 : ip4->protocol;
-	rfc6052_embed(cfg, ip4->saddr, &src6);
-	rfc6052_embed(cfg, ip4->daddr, &dst6);
+	/* Addresses that do not map (the daemon will say why): no route MTU. */
+	if (addr_map46(cfg, eam4_lookup(cfg, ip4->saddr), ip4->saddr, &src6) ||
+	    addr_map46(cfg, dst_eam, ip4->daddr, &dst6))
+		return exception_handoff(skb, cfg, SG_EXCEPTION_IPV4_OPTIONS, 0, DROP(DROP_IPV4_OPTIONS),
+					 counter);
 	return exception_handoff(skb, cfg, SG_EXCEPTION_IPV4_OPTIONS,
 				 exception_route_mtu6(skb, &src6, &dst6, proto), DROP(DROP_IPV4_OPTIONS),
 				 counter);
 }
 
-/* Stateless SIIT (RFC 7915 4, RFC 6052): translate the IPv4 packet in `skb`,
- * whose destination is served, with both addresses embedded in pool6. */
-static __always_inline int xlat46(struct __sk_buff *skb, const struct sixgate_config *cfg, __u32 *counter)
+/* Stateless SIIT (RFC 7915 4): translate the IPv4 packet in `skb`, whose
+ * destination is served (in an EAM, `dst_eam`, or in a served prefix), with
+ * both addresses mapped by the EAMT or pool6 (eam.h). `path` is XLAT_SIIT,
+ * or XLAT_HAIRPIN for a packet xlat64 built (RFC 7757 4.3). */
+static __always_inline int xlat46(struct __sk_buff *skb, const struct sixgate_config *cfg,
+				  const struct eamt4_value *dst_eam, enum xlat_path path, __u32 *counter)
 {
 	struct xlat46_target t;
 	struct xlat46_pkt p;
@@ -437,19 +460,21 @@ static __always_inline int xlat46(struct __sk_buff *skb, const struct sixgate_co
 	if (ret == XLAT_TTL_EXPIRED)
 		return xlat46_time_exceeded(skb, cfg, p.l4_len + IPV4_HLEN, counter);
 	if (ret == XLAT_IPV4_OPTIONS)
-		return xlat46_options(skb, cfg, counter);
+		return xlat46_options(skb, cfg, dst_eam, counter);
 	if (ret)
 		return ret;
 	p.tos = xlat_tclass(cfg, p.tos);
-	if (rfc6052_wkp_forbids(cfg, p.src4, p.dst4))
-		return DROP(DROP_WKP_NON_GLOBAL);
-	rfc6052_embed(cfg, p.src4, &t.src6);
-	rfc6052_embed(cfg, p.dst4, &t.dst6);
+	ret = addr_map46(cfg, dst_eam, p.dst4, &t.dst6);
+	if (ret)
+		return ret;
+	ret = addr_map46(cfg, eam4_lookup(cfg, p.src4), p.src4, &t.src6);
+	if (ret)
+		return ret;
 	t.sport = p.sport;
 	t.dport = p.dport;
 	if (p.proto == IPPROTO_ICMPV6 && icmp4_is_error(p.icmp_type))
-		return xlat46_icmp_error(skb, cfg, &p, &t, counter);
-	return xlat46_emit(skb, cfg, &p, &t, false, counter);
+		return xlat46_icmp_error(skb, cfg, &p, &t, path, counter);
+	return xlat46_emit(skb, cfg, &p, &t, path, counter);
 }
 
 #endif

@@ -279,12 +279,24 @@ static __always_inline int xlat64_parse(struct __sk_buff *skb, struct xlat64_pkt
 	return 0;
 }
 
+/* RFC 7757 4.3 hairpinning: hand the IPv4 packet just built, addressed to
+ * this gateway, to sixgate_tc_hairpin (prog_tc.c), which translates it back
+ * to IPv6 and counts it. Returns only if the tail call fails: the daemon has
+ * not filled the slot. */
+static __always_inline int xlat64_hairpin(struct __sk_buff *skb)
+{
+	bpf_tail_call(skb, &sixgate_hairpin, SIXGATE_HAIRPIN_SLOT);
+	return DROP(DROP_HELPER_FAILED);
+}
+
 /* Rewrite the parsed IPv6 packet in `skb` as IPv4 per `t` (RFC 7915 5.1,
- * 5.5) and send it on. `nat` selects the NAT46 service counters. Returns a
- * TC action, with the outcome in *counter, or a negative DROP reason. */
+ * 5.5) and send it on, or, on XLAT_HAIRPIN, hand it back for the way to
+ * IPv6 (its hop limit is then decremented there, once). `path` selects the
+ * counters. Returns a TC action, with the outcome in *counter, or a
+ * negative DROP reason. */
 static __always_inline int xlat64_emit(struct __sk_buff *skb, const struct sixgate_config *cfg,
 				       const struct xlat64_pkt *p, const struct xlat64_target *t,
-				       bool nat, __u32 *counter)
+				       enum xlat_path path, __u32 *counter)
 {
 	void *data, *data_end;
 	struct bpf_fib_lookup *fib = fib_scratch();
@@ -299,8 +311,14 @@ static __always_inline int xlat64_emit(struct __sk_buff *skb, const struct sixga
 
 	if (!fib)
 		return DROP(DROP_HELPER_FAILED);
-	rc = fib_lookup4(skb, fib, t->src4, t->dst4, p->tclass, proto4, tot_len);
-	verdict = fib_verdict_of(rc);
+	if (path == XLAT_HAIRPIN) {
+		/* Not forwarded as IPv4: no FIB, no size check, TTL as received. */
+		rc = 0;
+		verdict = FIB_STACK;
+	} else {
+		rc = fib_lookup4(skb, fib, t->src4, t->dst4, p->tclass, proto4, tot_len);
+		verdict = fib_verdict_of(rc);
+	}
 	if (verdict == FIB_TOO_BIG) {
 		/* RFC 7915 5.1: a packet of at most 1280 bytes is fragmented
 		 * after translation, by the daemon (a NAT46 service flow's
@@ -311,7 +329,7 @@ static __always_inline int xlat64_emit(struct __sk_buff *skb, const struct sixga
 		__u32 mtu = (__u32)fib->mtu_result + IP_HDR_DELTA;
 
 		if (len6 <= ICMP6_ERROR_MAX) {
-			if (nat)
+			if (path == XLAT_NAT46)
 				return DROP(DROP_FRAG_NEEDED);
 			return exception_handoff(skb, cfg, SG_EXCEPTION_FRAGMENT64, fib->mtu_result,
 						 DROP(DROP_FRAG_NEEDED), counter);
@@ -391,9 +409,11 @@ static __always_inline int xlat64_emit(struct __sk_buff *skb, const struct sixga
 	ipv4_hdr_write(ip4, p->tclass, tot_len > IPV6_MAXPLEN ? 0 : (__u16)tot_len, id, frag_off, ttl,
 		       proto4, t->src4, t->dst4);
 
+	if (path == XLAT_HAIRPIN)
+		return xlat64_hairpin(skb);
 	return fib_send(skb, cfg, fib, rc, verdict, counter,
-			nat ? SG_NAT46_REPLY_REDIRECT : SG_XLAT64_REDIRECT,
-			nat ? SG_NAT46_REPLY_STACK : SG_XLAT64_STACK);
+			path == XLAT_NAT46 ? SG_NAT46_REPLY_REDIRECT : SG_XLAT64_REDIRECT,
+			path == XLAT_NAT46 ? SG_NAT46_REPLY_STACK : SG_XLAT64_STACK);
 }
 
 /* RFC 7915 5.1 (the translator is a router, RFC 8200 3 and 4.4): a packet
@@ -427,12 +447,16 @@ static __always_inline int xlat64_gateway_error(struct __sk_buff *skb, const str
 /* ICMPv6 errors need the structs above. */
 #include "icmp_error64.h"
 
-/* Stateless SIIT (RFC 7915 5, RFC 6052): translate the IPv6 packet in `skb`,
- * whose destination is in pool6, to IPv4. */
-static __always_inline int xlat64(struct __sk_buff *skb, const struct sixgate_config *cfg, __u32 *counter)
+/* Stateless SIIT (RFC 7915 5): translate the IPv6 packet in `skb`, whose
+ * destination is ours (in an EAM, `dst_eam`, or in pool6), to IPv4; or, if
+ * that IPv4 destination is served here too, back to IPv6 (hairpinning). */
+static __always_inline int xlat64(struct __sk_buff *skb, const struct sixgate_config *cfg,
+				  const struct eamt6_value *dst_eam, __u32 *counter)
 {
+	enum xlat_path path = XLAT_SIIT;
 	struct xlat64_target t;
 	struct xlat64_pkt p;
+	bool error;
 	int ret;
 
 	ret = xlat64_parse(skb, &p);
@@ -441,29 +465,34 @@ static __always_inline int xlat64(struct __sk_buff *skb, const struct sixgate_co
 	if (ret)
 		return ret;
 	p.tclass = xlat_tclass(cfg, p.tclass);
-	/* RFC 7915 5.1: the source must have an IPv4 form (pool6 here; EAMT
-	 * later), and that address must be one this gateway serves: anything
-	 * else would let IPv6 hosts spoof arbitrary IPv4 sources. An ICMPv6
-	 * error from elsewhere (an IPv6 router) takes an RFC 6791 address. */
-	t.dst4 = rfc6052_extract(cfg, &p.dst6);
-	if (rfc6052_in_pool6(cfg, &p.src6)) {
-		t.src4 = rfc6052_extract(cfg, &p.src6);
-		if (!xlat46_is_served(t.src4))
-			return DROP(DROP_SRC_NOT_SERVED);
-	} else if (p.proto == IPPROTO_ICMPV6 && icmp6_is_error(p.icmp_type) && cfg->rfc6791_count) {
-		t.src4 = rfc6791_pick4(cfg, &p.src6);
-	} else {
-		return DROP(DROP_SRC_NOT_POOL6);
-	}
-	if (ipv4_is_illegal_source(t.src4))
+	error = p.proto == IPPROTO_ICMPV6 && icmp6_is_error(p.icmp_type);
+	/* RFC 7915 5.1 addresses (eam.h), in the reference's order: the
+	 * destination by the EAMT or pool6; the source must have an IPv4 form
+	 * this gateway serves, or any IPv6 host could send with any IPv4
+	 * source; an ICMPv6 error from elsewhere (an IPv6 router) takes an RFC
+	 * 6791 address instead. */
+	ret = addr_map64(cfg, dst_eam, &p.dst6, &t.dst4);
+	if (ret)
+		return ret;
+	ret = addr_map64_source(cfg, &p.src6, &t.src4);
+	if (!ret && ipv4_is_illegal_source(t.src4))
 		return DROP(DROP_ILLEGAL_SOURCE);
-	if (rfc6052_wkp_forbids(cfg, t.src4, t.dst4))
-		return DROP(DROP_WKP_NON_GLOBAL);
+	if (ret && error && cfg->rfc6791_count)
+		t.src4 = rfc6791_pick4(cfg, &p.src6);
+	else if (ret)
+		return ret;
+	/* RFC 7757 4.3 hairpinning: an IPv4 destination this gateway serves
+	 * is not sent out as IPv4 but translated straight back to IPv6. The
+	 * length as received goes along for the counter. */
+	if (eam4_lookup(cfg, t.dst4) || served_v4_contains(t.dst4)) {
+		path = XLAT_HAIRPIN;
+		skb->cb[SIXGATE_HAIRPIN_CB_LEN] = skb->len;
+	}
 	t.sport = p.sport;
 	t.dport = p.dport;
-	if (p.proto == IPPROTO_ICMPV6 && icmp6_is_error(p.icmp_type))
-		return xlat64_icmp_error(skb, cfg, &p, &t, counter);
-	return xlat64_emit(skb, cfg, &p, &t, false, counter);
+	if (error)
+		return xlat64_icmp_error(skb, cfg, &p, &t, path, counter);
+	return xlat64_emit(skb, cfg, &p, &t, path, counter);
 }
 
 #endif

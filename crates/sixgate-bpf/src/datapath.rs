@@ -1,27 +1,28 @@
 //! Loading the tc object, programming its maps, and attaching it with
 //! pinned TCX links so that a restart replaces the program atomically.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::io;
 use std::path::{Path, PathBuf};
 
 use aya::maps::lpm_trie::{Key, LpmTrie};
-use aya::maps::{Array, MapError};
+use aya::maps::{Array, MapData, MapError, ProgramArray};
 use aya::programs::links::{FdLink, LinkError, PinnedLink};
 use aya::programs::tc::{SchedClassifierLink, TcAttachOptions};
 use aya::programs::{LinkOrder, ProgramError, SchedClassifier, TcAttachType};
-use aya::{Ebpf, EbpfError, EbpfLoader};
-use sixgate_wire::xlat::{TrafficClass, UdpZeroChecksum};
+use aya::{Ebpf, EbpfError, EbpfLoader, Pod};
+use sixgate_wire::xlat::{Eam, TrafficClass, UdpZeroChecksum};
 use sixgate_wire::{Ipv4Prefix, Rfc6052Prefix};
 use tracing::warn;
 
 use crate::counters::{sum_counters, CounterValue};
 use crate::exception::ExceptionParams;
 use crate::maps::{
-    served_v4_key_data, SixgateConfig, CFG_NAT46, CFG_RFC6791_POOL6, CFG_TCLASS_SET,
-    CFG_UDP_ZERO_DROP, CONFIG_MAP, COUNTERS_MAP, SERVED_V4_MAP,
+    served_v4_key_data, Eamt4Value, Eamt6Value, SixgateConfig, CFG_EAMT, CFG_NAT46,
+    CFG_RFC6791_POOL6, CFG_TCLASS_SET, CFG_UDP_ZERO_DROP, CONFIG_MAP, COUNTERS_MAP, EAMT4_MAP,
+    EAMT6_MAP, HAIRPIN_MAP, HAIRPIN_SLOT, SERVED_V4_MAP,
 };
-use crate::{TC_OBJECT, TC_PROGRAM};
+use crate::{HAIRPIN_PROGRAM, TC_OBJECT, TC_PROGRAM};
 
 /// `BPF_FS_MAGIC` from linux/magic.h.
 const BPF_FS_MAGIC: i64 = 0xcafe_4a11;
@@ -54,6 +55,9 @@ pub struct SiitParams {
     pub traffic_class: TrafficClass,
     /// RFC 7915 4.5: IPv4 UDP with checksum 0, given one or dropped.
     pub udp_zero_checksum: UdpZeroChecksum,
+    /// RFC 7757 explicit address mappings, looked up before pool6 (at most
+    /// `maps::EAMT_MAX_ENTRIES`, no two with the same IPv4 or IPv6 prefix).
+    pub eamt: Vec<Eam>,
 }
 
 /// Why loading, programming or attaching the data path failed.
@@ -129,7 +133,9 @@ pub struct Datapath {
 
 impl Datapath {
     /// Loads the tc object, reusing maps already pinned under `pin_path`
-    /// (so counters and configuration survive a restart).
+    /// (so counters and configuration survive a restart), and puts the
+    /// hairpin program in its slot (at once in force for a program still
+    /// attached from an earlier run, which shares the pinned slot).
     pub fn load(pin_path: &Path) -> Result<Self, DatapathError> {
         std::fs::create_dir_all(pin_path)
             .map_err(io_err(format!("creating pin path {}", pin_path.display())))?;
@@ -154,6 +160,7 @@ impl Datapath {
             .map_err(prog_err(format!("{TC_PROGRAM} is not a tc program")))?;
         prog.load()
             .map_err(prog_err(format!("verifying {TC_PROGRAM}")))?;
+        load_hairpin(&mut ebpf)?;
         Ok(Self {
             ebpf,
             pin_path: pin_path.to_path_buf(),
@@ -173,11 +180,13 @@ impl Datapath {
             .expect("checked in load")
     }
 
-    /// Programs the translator: served prefixes first, then the config
-    /// entry, then stale prefixes out, so no packet sees a half state worse
-    /// than the old or the new configuration.
+    /// Programs the translator: served prefixes and EAMs first, then the
+    /// config entry, then stale prefixes and EAMs out, so no packet sees a
+    /// half state worse than the old or the new configuration.
     pub fn configure(&mut self, params: &SiitParams) -> Result<(), DatapathError> {
-        let [served, config] = self.ebpf.maps_disjoint_mut([SERVED_V4_MAP, CONFIG_MAP]);
+        let [served, config, eamt4, eamt6] =
+            self.ebpf
+                .maps_disjoint_mut([SERVED_V4_MAP, CONFIG_MAP, EAMT4_MAP, EAMT6_MAP]);
         let mut served: LpmTrie<_, u32, u8> = served
             .ok_or_else(|| missing_map(SERVED_V4_MAP))?
             .try_into()
@@ -186,17 +195,39 @@ impl Datapath {
             .ok_or_else(|| missing_map(CONFIG_MAP))?
             .try_into()
             .map_err(map_err(CONFIG_MAP))?;
+        let mut eamt4: LpmTrie<_, u32, Eamt4Value> = eamt4
+            .ok_or_else(|| missing_map(EAMT4_MAP))?
+            .try_into()
+            .map_err(map_err(EAMT4_MAP))?;
+        let mut eamt6: LpmTrie<_, [u8; 16], Eamt6Value> = eamt6
+            .ok_or_else(|| missing_map(EAMT6_MAP))?
+            .try_into()
+            .map_err(map_err(EAMT6_MAP))?;
 
-        let wanted: BTreeSet<(u32, u32)> = params
+        let served_wanted: BTreeMap<(u32, u32), u8> = params
             .ipv4_prefixes
             .iter()
-            .map(|p| (u32::from(p.len()), served_v4_key_data(p.addr())))
+            .map(|p| ((u32::from(p.len()), served_v4_key_data(p.addr())), 1))
             .collect();
-        for &(len, data) in &wanted {
-            served
-                .insert(&Key::new(len, data), 1, 0)
-                .map_err(map_err(format!("adding served prefix to {SERVED_V4_MAP}")))?;
-        }
+        let eamt4_wanted: BTreeMap<(u32, u32), Eamt4Value> = params
+            .eamt
+            .iter()
+            .map(|e| {
+                let key = (u32::from(e.ipv4.len()), served_v4_key_data(e.ipv4.addr()));
+                (key, Eamt4Value::new(e))
+            })
+            .collect();
+        let eamt6_wanted: BTreeMap<(u32, [u8; 16]), Eamt6Value> = params
+            .eamt
+            .iter()
+            .map(|e| {
+                let key = (u32::from(e.ipv6.len()), e.ipv6.addr().octets());
+                (key, Eamt6Value::new(e))
+            })
+            .collect();
+        lpm_insert_all(&mut served, &served_wanted, SERVED_V4_MAP)?;
+        lpm_insert_all(&mut eamt4, &eamt4_wanted, EAMT4_MAP)?;
+        lpm_insert_all(&mut eamt6, &eamt6_wanted, EAMT6_MAP)?;
         // The NAT46 bit belongs to Nat46Maps::set_enabled: a restart that
         // reprograms the translator must not switch services off meanwhile.
         let nat46 = config
@@ -211,6 +242,9 @@ impl Datapath {
             &params.rfc6791_pool4,
         );
         value.flags |= nat46;
+        if !params.eamt.is_empty() {
+            value.flags |= CFG_EAMT;
+        }
         value.lowest_ipv6_mtu = params.lowest_ipv6_mtu;
         match params.traffic_class {
             TrafficClass::Copy => {}
@@ -240,19 +274,9 @@ impl Datapath {
         config
             .set(0, value, 0)
             .map_err(map_err(format!("writing {CONFIG_MAP}")))?;
-        let stale: Vec<Key<u32>> = served
-            .keys()
-            .filter(|k| {
-                k.as_ref()
-                    .map_or(true, |k| !wanted.contains(&(k.prefix_len(), k.data())))
-            })
-            .collect::<Result<_, _>>()
-            .map_err(map_err(format!("listing {SERVED_V4_MAP}")))?;
-        for key in stale {
-            served.remove(&key).map_err(map_err(format!(
-                "removing stale prefix from {SERVED_V4_MAP}"
-            )))?;
-        }
+        lpm_remove_others(&mut served, &served_wanted, SERVED_V4_MAP)?;
+        lpm_remove_others(&mut eamt4, &eamt4_wanted, EAMT4_MAP)?;
+        lpm_remove_others(&mut eamt6, &eamt6_wanted, EAMT6_MAP)?;
         Ok(())
     }
 
@@ -326,6 +350,69 @@ impl Datapath {
             .ok_or_else(|| missing_map(COUNTERS_MAP))?;
         sum_counters(map)
     }
+}
+
+/// Loads the hairpin program and puts it in slot [`HAIRPIN_SLOT`] of
+/// [`HAIRPIN_MAP`], where the tc program tail-calls it.
+fn load_hairpin(ebpf: &mut Ebpf) -> Result<(), DatapathError> {
+    let prog: &mut SchedClassifier = ebpf
+        .program_mut(HAIRPIN_PROGRAM)
+        .ok_or_else(|| DatapathError::Program {
+            what: format!("finding program {HAIRPIN_PROGRAM}"),
+            source: ProgramError::UnexpectedProgramType,
+        })?
+        .try_into()
+        .map_err(prog_err(format!("{HAIRPIN_PROGRAM} is not a tc program")))?;
+    prog.load()
+        .map_err(prog_err(format!("verifying {HAIRPIN_PROGRAM}")))?;
+    let fd = prog
+        .fd()
+        .map_err(prog_err(format!("{HAIRPIN_PROGRAM} has no fd")))?
+        .try_clone()
+        .map_err(io_err(format!("duplicating the fd of {HAIRPIN_PROGRAM}")))?;
+    let mut slots: ProgramArray<_> = ebpf
+        .map_mut(HAIRPIN_MAP)
+        .ok_or_else(|| missing_map(HAIRPIN_MAP))?
+        .try_into()
+        .map_err(map_err(HAIRPIN_MAP))?;
+    slots.set(HAIRPIN_SLOT, &fd, 0).map_err(map_err(format!(
+        "putting {HAIRPIN_PROGRAM} in {HAIRPIN_MAP}"
+    )))
+}
+
+/// Inserts every `wanted` entry into `trie` (replacing the value of a key
+/// already there).
+fn lpm_insert_all<K: Pod + Ord, V: Pod>(
+    trie: &mut LpmTrie<&mut MapData, K, V>,
+    wanted: &BTreeMap<(u32, K), V>,
+    name: &str,
+) -> Result<(), DatapathError> {
+    for (&(len, data), value) in wanted {
+        trie.insert(&Key::new(len, data), value, 0)
+            .map_err(map_err(format!("adding an entry to {name}")))?;
+    }
+    Ok(())
+}
+
+/// Removes from `trie` every key that `wanted` does not hold.
+fn lpm_remove_others<K: Pod + Ord, V: Pod>(
+    trie: &mut LpmTrie<&mut MapData, K, V>,
+    wanted: &BTreeMap<(u32, K), V>,
+    name: &str,
+) -> Result<(), DatapathError> {
+    let stale: Vec<Key<K>> = trie
+        .keys()
+        .filter(|k| {
+            k.as_ref()
+                .map_or(true, |k| !wanted.contains_key(&(k.prefix_len(), k.data())))
+        })
+        .collect::<Result<_, _>>()
+        .map_err(map_err(format!("listing {name}")))?;
+    for key in stale {
+        trie.remove(&key)
+            .map_err(map_err(format!("removing a stale entry from {name}")))?;
+    }
+    Ok(())
 }
 
 /// aya reuses a pinned map whatever its layout. A map pinned by another

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use aya::maps::{Array, MapData};
-use sixgate_wire::xlat::DropReason;
+use sixgate_wire::xlat::{Context, DropReason};
 
 use crate::counters::{Counter, CounterValue, COUNTERS};
 use crate::maps::{SixgateCount, EXC_COUNTERS_MAP};
@@ -55,6 +55,20 @@ pub enum MetaError {
 }
 
 impl ExcMeta {
+    /// The reference translator's context for the packet: the egress MTU
+    /// the program found, or, where it found no route (0, e.g. a packet
+    /// hairpinned back to IPv6), `lowest_ipv6_mtu`, which any IPv6 path
+    /// carries. The daemon and the differential test both use this.
+    pub fn context(&self, lowest_ipv6_mtu: u16) -> Context {
+        let mtu = match self.egress_mtu {
+            0 => lowest_ipv6_mtu,
+            m => m,
+        };
+        Context {
+            egress_mtu: u32::from(mtu),
+        }
+    }
+
     /// Decodes the metadata of `frame`; the L3 packet is `frame[ETH_HLEN..]`.
     pub fn parse(frame: &[u8]) -> Result<ExcMeta, MetaError> {
         if frame.len() < ETH_HLEN {

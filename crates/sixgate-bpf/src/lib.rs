@@ -24,6 +24,10 @@ pub static TC_OBJECT: &[u8] = {
 /// Name of the tc program in the object.
 pub const TC_PROGRAM: &str = "sixgate_tc_ingress";
 
+/// Name of the program that finishes hairpinned packets (RFC 7757 4.3),
+/// reached only by tail call from [`TC_PROGRAM`] (map `sixgate_hairpin`).
+pub const HAIRPIN_PROGRAM: &str = "sixgate_tc_hairpin";
+
 /// The benchmark helpers (bpf/prog_bench.c: a parse-only tc baseline and
 /// an XDP packet generator), 8-byte aligned; used by `sixgate-bench` only,
 /// never attached by the daemon.

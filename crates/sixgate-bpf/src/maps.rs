@@ -3,6 +3,7 @@
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
+use sixgate_wire::xlat::Eam;
 use sixgate_wire::Rfc6052Prefix;
 
 /// Map names, as in bpf/lib/maps.h (also their pin file names).
@@ -136,6 +137,92 @@ impl SixgateConfig {
 /// (the prefix length is aya's `lpm_trie::Key` header).
 pub fn served_v4_key_data(addr: Ipv4Addr) -> u32 {
     u32::from_ne_bytes(addr.octets())
+}
+
+// ---- RFC 7757 EAMT (bpf/lib/maps.h, "explicit address mappings") --------
+
+/// `SIXGATE_CFG_EAMT`: the EAMT holds at least one entry.
+pub const CFG_EAMT: u8 = 1 << 3;
+/// LPM trie: IPv4 prefix of each EAM -> [`Eamt4Value`].
+pub const EAMT4_MAP: &str = "sixgate_eamt4";
+/// LPM trie: IPv6 prefix of each EAM -> [`Eamt6Value`].
+pub const EAMT6_MAP: &str = "sixgate_eamt6";
+/// `SIXGATE_EAMT_MAX_ENTRIES`: the most EAMs a config may name.
+pub const EAMT_MAX_ENTRIES: u32 = 1024;
+/// Program array whose slot 0 holds [`crate::HAIRPIN_PROGRAM`].
+pub const HAIRPIN_MAP: &str = "sixgate_hairpin";
+/// `SIXGATE_HAIRPIN_SLOT`
+pub const HAIRPIN_SLOT: u32 = 0;
+
+/// How an EAM moves an address's suffix (RFC 7757 3.2): `(suffix_bits,
+/// shift)` of `struct eamt4_value` / `eamt6_value`. The IPv4 suffix
+/// (`suffix_bits` = 32 - IPv4 prefix length) sits left-aligned in the IPv6
+/// suffix, `shift` = IPv6 suffix length - `suffix_bits` bits from the right.
+fn eam_suffix(eam: &Eam) -> (u8, u8) {
+    let s4 = 32 - eam.ipv4.len();
+    let s6 = 128 - eam.ipv6.len();
+    // Eam::new guarantees s6 >= s4.
+    (s4, s6.saturating_sub(s4))
+}
+
+/// `struct eamt4_value`
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Eamt4Value {
+    /// The IPv6 prefix, bits past its length zero.
+    pub prefix6: [u8; 16],
+    /// 32 - IPv4 prefix length.
+    pub suffix_bits: u8,
+    /// IPv6 suffix length - `suffix_bits`.
+    pub shift: u8,
+    /// Padding, zero.
+    pub pad: [u8; 2],
+}
+
+// SAFETY: bytes only.
+unsafe impl aya::Pod for Eamt4Value {}
+
+impl Eamt4Value {
+    /// The value of `eam`'s IPv4 prefix.
+    pub fn new(eam: &Eam) -> Self {
+        let (suffix_bits, shift) = eam_suffix(eam);
+        Self {
+            prefix6: eam.ipv6.addr().octets(),
+            suffix_bits,
+            shift,
+            pad: [0; 2],
+        }
+    }
+}
+
+/// `struct eamt6_value`
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Eamt6Value {
+    /// The IPv4 prefix (network order), bits past its length zero.
+    pub prefix4: [u8; 4],
+    /// 32 - IPv4 prefix length.
+    pub suffix_bits: u8,
+    /// IPv6 suffix length - `suffix_bits`.
+    pub shift: u8,
+    /// Padding, zero.
+    pub pad: [u8; 2],
+}
+
+// SAFETY: bytes only.
+unsafe impl aya::Pod for Eamt6Value {}
+
+impl Eamt6Value {
+    /// The value of `eam`'s IPv6 prefix.
+    pub fn new(eam: &Eam) -> Self {
+        let (suffix_bits, shift) = eam_suffix(eam);
+        Self {
+            prefix4: eam.ipv4.addr().octets(),
+            suffix_bits,
+            shift,
+            pad: [0; 2],
+        }
+    }
 }
 
 /// `struct sixgate_count`

@@ -1,14 +1,16 @@
 //! Reading what the daemon programmed, from the pins alone (works with the
-//! daemon stopped): the translator config and the served IPv4 prefixes.
+//! daemon stopped): the translator config, the served IPv4 prefixes and the
+//! EAMT.
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::Path;
 
 use aya::maps::lpm_trie::LpmTrie;
 use aya::maps::{Array, Map, MapData};
-use sixgate_wire::Ipv4Prefix;
+use sixgate_wire::xlat::Eam;
+use sixgate_wire::{Ipv4Prefix, Ipv6Prefix};
 
-use crate::maps::{SixgateConfig, CONFIG_MAP, SERVED_V4_MAP};
+use crate::maps::{Eamt4Value, SixgateConfig, CONFIG_MAP, EAMT4_MAP, SERVED_V4_MAP};
 use crate::DatapathError;
 
 /// Opens the map pinned as `name` under `pin_path`.
@@ -78,5 +80,36 @@ pub fn read_served_prefixes(pin_path: &Path) -> Result<Vec<Ipv4Prefix>, Datapath
         }
     }
     out.sort();
+    Ok(out)
+}
+
+/// The EAMs (RFC 7757), sorted, as `sixgate_eamt4` holds them (the daemon
+/// writes `sixgate_eamt6` from the same list).
+pub fn read_eamt(pin_path: &Path) -> Result<Vec<Eam>, DatapathError> {
+    let map = open(pin_path, EAMT4_MAP)?;
+    let trie =
+        LpmTrie::<_, u32, Eamt4Value>::try_from(&map).map_err(|source| DatapathError::Map {
+            what: format!("{EAMT4_MAP} has an unexpected layout"),
+            source,
+        })?;
+    let mut out = Vec::new();
+    for entry in trie.iter() {
+        let (key, value) = entry.map_err(|source| DatapathError::Map {
+            what: format!("listing {EAMT4_MAP}"),
+            source,
+        })?;
+        let ipv4 = Ipv4Prefix::new(
+            Ipv4Addr::from(key.data().to_ne_bytes()),
+            key.prefix_len() as u8,
+        );
+        let len6 = 128u8.checked_sub(value.suffix_bits.saturating_add(value.shift));
+        let ipv6 = len6.and_then(|len| Ipv6Prefix::new(Ipv6Addr::from(value.prefix6), len).ok());
+        if let (Ok(ipv4), Some(ipv6)) = (ipv4, ipv6) {
+            if let Ok(eam) = Eam::new(ipv4, ipv6) {
+                out.push(eam);
+            }
+        }
+    }
+    out.sort_by_key(|e| (e.ipv4, e.ipv6.addr(), e.ipv6.len()));
     Ok(out)
 }

@@ -7,8 +7,8 @@ use std::mem::{offset_of, size_of};
 use std::process::Command;
 
 use sixgate_bpf::maps::{
-    BackendValue, Ct4Entry, Ct4Key, Ct6Entry, Ct6Key, Nat46Config, SixgateConfig, SixgateCount,
-    SvcKey, SvcRangeData, SvcValue,
+    BackendValue, Ct4Entry, Ct4Key, Ct6Entry, Ct6Key, Eamt4Value, Eamt6Value, Nat46Config,
+    SixgateConfig, SixgateCount, SvcKey, SvcRangeData, SvcValue,
 };
 use sixgate_bpf::TC_OBJECT;
 
@@ -196,4 +196,25 @@ fn nat46_map_layouts_match_btf() {
         size_of::<Ct6Entry>(),
         fields!(Ct6Entry: flow, svc_id, pad),
     );
+}
+
+#[test]
+fn eamt_map_layouts_match_btf() {
+    let structs = btf_structs();
+    check(
+        &structs,
+        "eamt4_value",
+        size_of::<Eamt4Value>(),
+        fields!(Eamt4Value: prefix6, suffix_bits, shift, pad),
+    );
+    check(
+        &structs,
+        "eamt6_value",
+        size_of::<Eamt6Value>(),
+        fields!(Eamt6Value: prefix4, suffix_bits, shift, pad),
+    );
+    // aya's lpm_trie::Key<u32> and Key<[u8; 16]>: the u32 prefix length,
+    // then the address.
+    check(&structs, "eamt4_key", 8, &[("prefixlen", 0), ("addr", 4)]);
+    check(&structs, "eamt6_key", 20, &[("prefixlen", 0), ("addr", 4)]);
 }

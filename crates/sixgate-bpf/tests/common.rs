@@ -136,6 +136,7 @@ impl Gw {
             exception: None,
             traffic_class: Default::default(),
             udp_zero_checksum: Default::default(),
+            eamt: Vec::new(),
         };
         edit(&mut params);
         self.dp.configure(&params).expect("configure");

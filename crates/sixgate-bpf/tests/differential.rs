@@ -12,20 +12,30 @@
 //! (padding, Record Route, Timestamp, source routes expired or not);
 //! fragments both ways; IPv4 packets without DF up to larger than the link;
 //! ICMP errors both ways with quoted packets cut at random lengths, some
-//! with RFC 4884 extensions; bad
-//! header and transport checksums, truncation, expiring TTLs, unsupported
-//! protocols and ICMP types, unserved and untranslatable addresses.
+//! with RFC 4884 extensions; bad header and transport checksums,
+//! truncation, expiring TTLs and hop limits, Routing headers with Segments
+//! Left, unsupported protocols and ICMP types, unserved and untranslatable
+//! addresses. The IPv6-side hosts have pool6 addresses and RFC 7757 EAM
+//! addresses (five EAMs: equal and unequal suffixes, one across a 32-bit
+//! word, nested prefixes, a host inside the served prefix; the IPv6 bits
+//! an EAM ignores set at random; sometimes the pool6 form of an EAM
+//! address), in outer headers and in quoted packets; about one IPv6 packet
+//! in eight goes to another IPv6-side host by an IPv4 form the gateway
+//! serves, so it is hairpinned (RFC 7757 4.3): plain, fragments, ICMPv6
+//! errors, too big. Half the cases run with the default policies, half
+//! with the Traffic Class set and UDP checksum 0 dropped.
 //!
 //! What the programs hand to the exception path (fragmenting after
-//! translation, IPv4 options) must arrive there untouched, with metadata
-//! the daemon can read; the daemon's part, the reference translator with
-//! the MTU the program passed, then gives the eBPF side's verdict. So the
-//! comparison covers the data path as a whole.
+//! translation, IPv4 options, RFC 4884 extensions) must arrive there
+//! untouched, with metadata the daemon can read; the daemon's part, the
+//! reference translator with the MTU the program passed, then gives the
+//! eBPF side's verdict. So the comparison covers the data path as a whole.
 //!
 //! It leaves out what the eBPF does not do yet (more than four IPv6
-//! extension headers, EAMT; see docs/conformance.md), and Packet Too Big /
-//! Fragmentation Needed MTUs above the egress link's inside ICMP errors
-//! (the eBPF does not apply the egress-MTU term of RFC 7915 4.2 yet).
+//! extension headers; no hairpinned IPv6 fragment over 1280 bytes; see
+//! docs/conformance.md), and Packet Too Big / Fragmentation Needed MTUs
+//! above the egress link's inside ICMP errors (the eBPF does not apply the
+//! egress-MTU term of RFC 7915 4.2 yet).
 //!
 //! SIXGATE_DIFF_CASES (default 100000) and SIXGATE_DIFF_SEED (default: a
 //! fixed seed, so CI is reproducible) control the run. A failure prints the
@@ -39,7 +49,10 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use common::*;
 use frames::hex;
 use sixgate_bpf::exception::{ExcMeta, ExceptionParams};
-use sixgate_wire::xlat::{translate, Context, Outcome, TrafficClass, UdpZeroChecksum, XlatConfig};
+use sixgate_wire::xlat::mapping::map_4to6;
+use sixgate_wire::xlat::{
+    translate, Context, Eam, Outcome, TrafficClass, UdpZeroChecksum, XlatConfig,
+};
 use sixgate_wire::{checksum, validate, Ipv4Prefix, Rfc6052Prefix};
 
 const POOL6: &str = "2001:db8:64::/96";
@@ -178,21 +191,102 @@ fn finish_l4(pkt: &mut [u8]) {
     }
 }
 
+/// RFC 7757 explicit address mappings, all of IPv6-side hosts: equal
+/// suffixes, a /29 nested in it (the longest match wins), one host inside
+/// the served prefix, and unequal suffixes: 7 IPv4 bits left-aligned in 16
+/// IPv6 bits (the last 9 ignored on the way back), and 5 in 65, which puts
+/// the IPv4 suffix across a 32-bit word boundary. Set prefix bits right
+/// above the suffix check that only suffix bits are taken.
+const EAMS: [(&str, &str); 5] = [
+    ("192.0.2.0/28", "2001:db8:e::/124"),
+    ("192.0.2.8/29", "2001:db8:e:2::ff8/125"),
+    ("198.51.100.9/32", "2001:db8:e:9::9/128"),
+    ("203.0.113.128/25", "2001:db8:e:1:1:1:1:0/112"),
+    ("203.0.113.32/27", "2001:db8:e:40::/63"),
+];
+
+/// IPv4-side hosts: their IPv6 forms are in pool6.
+const CLIENTS: [[u8; 4]; 4] = [
+    [192, 0, 2, 33],
+    [192, 0, 2, 34],
+    [192, 0, 2, 77],
+    [192, 0, 2, 200],
+];
+
+/// IPv6-side hosts, by their IPv4 addresses: in the served prefix (pool6
+/// forms; .9 also in an EAM), and in the EAMs.
+const SERVERS: [[u8; 4]; 10] = [
+    [198, 51, 100, 2],
+    [198, 51, 100, 9],
+    [198, 51, 100, 80],
+    [198, 51, 100, 254],
+    [192, 0, 2, 3],
+    [192, 0, 2, 12],
+    [203, 0, 113, 130],
+    [203, 0, 113, 255],
+    [203, 0, 113, 33],
+    [203, 0, 113, 63],
+];
+
 struct Gen {
-    pool6: Rfc6052Prefix,
+    cfg: XlatConfig,
 }
 
 impl Gen {
-    fn v6(&self, a: [u8; 4]) -> [u8; 16] {
-        self.pool6.embed(Ipv4Addr::from(a)).octets()
+    /// An IPv6 form of `a`: mostly the one the translator maps it to (its
+    /// EAM, else pool6), with the IPv6 bits its EAM ignores set at random;
+    /// sometimes its pool6 form even if an EAM holds it (not a served
+    /// source then, and a hairpin as a destination).
+    fn v6(&self, rng: &mut Rng, a: [u8; 4]) -> [u8; 16] {
+        let a = Ipv4Addr::from(a);
+        if rng.chance(10) {
+            return self.cfg.pool6.embed(a).octets();
+        }
+        let v6 = u128::from(map_4to6(&self.cfg, a).expect("not the WKP"));
+        let ignored = self
+            .cfg
+            .eamt
+            .iter()
+            .filter(|e| e.ipv4.contains(a))
+            .max_by_key(|e| e.ipv4.len())
+            .map_or(0, |e| {
+                (128 - u32::from(e.ipv6.len())) - (32 - u32::from(e.ipv4.len()))
+            });
+        let noise = if ignored > 0 && rng.chance(50) {
+            u128::from(rng.next()) & ((1u128 << ignored.min(64)) - 1)
+        } else {
+            0
+        };
+        (v6 | noise).to_be_bytes()
     }
 
     fn client4(rng: &mut Rng) -> [u8; 4] {
-        [192, 0, 2, rng.pick(&[33, 34, 77, 200])]
+        rng.pick(&CLIENTS)
     }
 
     fn server4(rng: &mut Rng) -> [u8; 4] {
-        [198, 51, 100, rng.pick(&[2, 9, 80, 254])]
+        rng.pick(&SERVERS)
+    }
+
+    fn client6(&self, rng: &mut Rng) -> [u8; 16] {
+        let a = Self::client4(rng);
+        self.v6(rng, a)
+    }
+
+    fn server6(&self, rng: &mut Rng) -> [u8; 16] {
+        let a = Self::server4(rng);
+        self.v6(rng, a)
+    }
+
+    /// The destination of an IPv6-side host's packet: mostly an IPv4
+    /// client, sometimes another IPv6-side host by an IPv4 form this
+    /// gateway serves (RFC 7757 4.3 hairpinning).
+    fn peer6(&self, rng: &mut Rng) -> [u8; 16] {
+        if rng.chance(12) {
+            self.server6(rng)
+        } else {
+            self.client6(rng)
+        }
     }
 
     /// A plain packet (TCP, UDP, echo) in one direction, checksums right.
@@ -227,14 +321,8 @@ impl Gen {
                 &body,
             )
         } else {
-            ipv6(
-                self.v6(Self::server4(rng)),
-                self.v6(Self::client4(rng)),
-                proto,
-                ttl,
-                tos,
-                &body,
-            )
+            let (src, dst) = (self.server6(rng), self.peer6(rng));
+            ipv6(src, dst, proto, ttl, tos, &body)
         };
         finish_l4(&mut p);
         if !v4 && rng.chance(10) {
@@ -312,14 +400,8 @@ impl Gen {
             let proto = rng.pick(&[6, 17, 58]);
             let t = rng.pick(&[128, 129, 128, 1, 135]);
             let body = l4(rng, proto, t, inner_len);
-            ipv6(
-                self.v6(Self::client4(rng)),
-                self.v6(Self::server4(rng)),
-                proto,
-                rng.next() as u8,
-                rng.next() as u8,
-                &body,
-            )
+            let (src, dst) = (self.client6(rng), self.server6(rng));
+            ipv6(src, dst, proto, rng.next() as u8, rng.next() as u8, &body)
         };
         finish_l4(&mut inner);
         let min = if v4 { 28 } else { 48 };
@@ -390,14 +472,8 @@ impl Gen {
                 &icmp,
             )
         } else {
-            ipv6(
-                self.v6(Self::server4(rng)),
-                self.v6(Self::client4(rng)),
-                58,
-                64,
-                0,
-                &icmp,
-            )
+            let (src, dst) = (self.server6(rng), self.peer6(rng));
+            ipv6(src, dst, 58, 64, 0, &icmp)
         };
         finish_l4(&mut p);
         p
@@ -550,6 +626,23 @@ fn add_exthdrs(rng: &mut Rng, p: &mut Vec<u8>) {
     p.splice(40..40, chain);
 }
 
+/// Whether an outer address of the L3 packet `p` is in an EAM prefix.
+fn touches_eamt(cfg: &XlatConfig, p: &[u8]) -> bool {
+    let in_eam4 = |b: &[u8]| {
+        let a = Ipv4Addr::new(b[0], b[1], b[2], b[3]);
+        cfg.eamt.iter().any(|e| e.ipv4.contains(a))
+    };
+    let in_eam6 = |b: &[u8]| {
+        let a = Ipv6Addr::from(<[u8; 16]>::try_from(b).unwrap());
+        cfg.eamt.iter().any(|e| e.ipv6.contains(a))
+    };
+    match p.first().map(|b| b >> 4) {
+        Some(4) if p.len() >= 20 => in_eam4(&p[12..16]) || in_eam4(&p[16..20]),
+        Some(6) if p.len() >= 40 => in_eam6(&p[8..24]) || in_eam6(&p[24..40]),
+        _ => false,
+    }
+}
+
 fn fix_v4(p: &mut [u8]) {
     let hlen = (usize::from(p[0] & 0x0f) * 4).clamp(20, p.len());
     p[10] = 0;
@@ -598,6 +691,10 @@ fn ebpf_and_reference_agree_on_random_packets() {
         // half of the cases runs with the other policies: Traffic Class
         // set, UDP checksum 0 dropped.
         let rfc6791 = vec![Ipv4Addr::new(203, 0, 113, 1)];
+        let eamt: Vec<Eam> = EAMS
+            .iter()
+            .map(|(a, b)| Eam::new(a.parse().unwrap(), b.parse().unwrap()).unwrap())
+            .collect();
         let pool6: Rfc6052Prefix = POOL6.parse().unwrap();
         let configure = |gw: &mut Gw, traffic_class, udp_zero_checksum| {
             gw.dp
@@ -617,6 +714,7 @@ fn ebpf_and_reference_agree_on_random_packets() {
                     }),
                     traffic_class,
                     udp_zero_checksum,
+                    eamt: eamt.clone(),
                 })
                 .unwrap();
             let mut cfg = XlatConfig::new(pool6);
@@ -625,13 +723,14 @@ fn ebpf_and_reference_agree_on_random_packets() {
             cfg.rfc6791_pool6 = Some(POOL6_REPLY_SOURCE);
             cfg.traffic_class = traffic_class;
             cfg.udp_zero_checksum = udp_zero_checksum;
+            cfg.eamt = eamt.clone();
             cfg
         };
         let mut cfg = configure(gw, TrafficClass::Copy, UdpZeroChecksum::Compute);
         let ctx = Context {
             egress_mtu: EGRESS_MTU,
         };
-        let gen = Gen { pool6 };
+        let gen = Gen { cfg: cfg.clone() };
         let mut rng = Rng(seed);
         let mut tally = std::collections::BTreeMap::<String, u64>::new();
         for case in 0..cases {
@@ -679,13 +778,8 @@ fn ebpf_and_reference_agree_on_random_packets() {
                     assert_eq!(meta.counter.name, *c);
                     assert_eq!(out.data[12..], frame[12..], "handed off changed");
                     *tally.entry(c.to_string()).or_default() += 1;
-                    verdict(translate(
-                        &out.data[14..],
-                        &cfg,
-                        &Context {
-                            egress_mtu: u32::from(meta.egress_mtu),
-                        },
-                    ))
+                    let daemon_ctx = meta.context(cfg.lowest_ipv6_mtu);
+                    verdict(translate(&out.data[14..], &cfg, &daemon_ctx))
                 }
                 (TC_ACT_REDIRECT, [c]) if c.starts_with("icmp") => {
                     Verdict::Reply(out.data[14..].to_vec())
@@ -715,6 +809,10 @@ fn ebpf_and_reference_agree_on_random_packets() {
                 }
             }
             let key = match &ebpf {
+                Verdict::Forward(_) if moved.contains(&"hairpin_redirect") => "hairpin".to_string(),
+                Verdict::Forward(p) if touches_eamt(&cfg, &pkt) || touches_eamt(&cfg, p) => {
+                    "forward (EAM)".to_string()
+                }
                 Verdict::Forward(_) => "forward".to_string(),
                 Verdict::Fragments(_) => "fragments".to_string(),
                 Verdict::Reply(_) => "reply".to_string(),
@@ -725,10 +823,14 @@ fn ebpf_and_reference_agree_on_random_packets() {
         eprintln!("differential: {cases} cases, seed {seed:#x}: {tally:?}");
         // The generator must mostly produce packets that translate, or the
         // comparison says little.
-        let translated: u64 = ["forward", "fragments", "reply"]
+        let count = |k: &str| tally.get(k).copied().unwrap_or(0);
+        let translated: u64 = ["forward", "forward (EAM)", "fragments", "hairpin", "reply"]
             .iter()
-            .map(|k| tally.get(*k).copied().unwrap_or(0))
+            .map(|k| count(k))
             .sum();
         assert!(translated * 2 > cases, "{tally:?}");
+        // ... and a fair share of them through the EAMT and hairpinning.
+        assert!(count("forward (EAM)") * 10 > cases, "{tally:?}");
+        assert!(count("hairpin") * 50 > cases, "{tally:?}");
     });
 }

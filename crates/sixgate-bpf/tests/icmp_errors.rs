@@ -720,6 +720,7 @@ fn icmpv6_errors_from_untranslatable_routers_take_an_rfc6791_source() {
                 exception: None,
                 traffic_class: Default::default(),
                 udp_zero_checksum: Default::default(),
+                eamt: Vec::new(),
             })
             .unwrap();
         let out = gw.run_counted(&input, "xlat64_redirect");

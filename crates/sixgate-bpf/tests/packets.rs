@@ -10,8 +10,10 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use common::*;
 use frames::*;
 use sixgate_wire::rfc6052::vectors::RFC6052_EXAMPLES;
-use sixgate_wire::xlat::ipv4_identification;
-use sixgate_wire::{checksum, Rfc6052Prefix};
+use sixgate_wire::xlat::{
+    ipv4_identification, translate, Context, DropReason, Eam, Outcome, XlatConfig,
+};
+use sixgate_wire::{checksum, Ipv4Prefix, Rfc6052Prefix};
 
 const CLIENT: [u8; 4] = [192, 0, 2, 33];
 const SERVER: [u8; 4] = [198, 51, 100, 2];
@@ -584,6 +586,7 @@ fn incompatible_pinned_map_is_replaced() {
             exception: None,
             traffic_class: Default::default(),
             udp_zero_checksum: Default::default(),
+            eamt: Vec::new(),
         })
         .unwrap();
         let info = aya::maps::MapInfo::from_pin(&config).unwrap();
@@ -618,6 +621,7 @@ fn reconfiguring_removes_stale_served_prefixes() {
                 exception: None,
                 traffic_class: Default::default(),
                 udp_zero_checksum: Default::default(),
+                eamt: Vec::new(),
             })
             .unwrap();
         let served = sixgate_bpf::pinned::read_served_prefixes(&gw.pin).unwrap();
@@ -803,6 +807,7 @@ fn expiring_ipv4_packets_get_time_exceeded_from_the_pool() {
                 exception: None,
                 traffic_class: Default::default(),
                 udp_zero_checksum: Default::default(),
+                eamt: Vec::new(),
             })
             .unwrap();
         let out = gw.run_counted(&input, "icmp_time_exceeded_sent");
@@ -966,5 +971,470 @@ fn extension_headers_are_skipped() {
         // More than four: not walked further.
         let five = [(0, 0), (60, 0), (43, 0), (60, 0), (60, 0)];
         assert_dropped(gw, &with_exthdrs(&plain, &five), "drop_ipv6_exthdr");
+    });
+}
+
+// ---- RFC 7757 EAMT and hairpinning ----------------------------------------
+
+/// The EAMs of the tests below (RFC 7757 3.2), all of IPv6 hosts: the
+/// server's /25 with unequal suffixes (7 IPv4 bits left-aligned in 16 IPv6
+/// bits, so 198.51.100.2 is 2001:db8:46::400), one host inside it (the
+/// longest match wins), and a range outside every served prefix with equal
+/// suffixes (203.0.113.5 is 2001:db8:cb::5). The IPv4 client has no EAM:
+/// its IPv6 form is in pool6.
+const EAMS: [(&str, &str); 3] = [
+    ("198.51.100.0/25", "2001:db8:46::/112"),
+    ("198.51.100.9/32", "2001:db8:99::9/128"),
+    ("203.0.113.0/28", "2001:db8:cb::/124"),
+];
+
+fn v6(a: &str) -> [u8; 16] {
+    a.parse::<Ipv6Addr>().unwrap().octets()
+}
+
+/// Programs `pool6`, the served prefix 198.51.100.0/24 and [`EAMS`], and
+/// returns the same configuration for the reference translator.
+fn configure_eamt(gw: &mut Gw, pool6: &str) -> XlatConfig {
+    let served: Ipv4Prefix = "198.51.100.0/24".parse().unwrap();
+    let eamt: Vec<Eam> = EAMS
+        .iter()
+        .map(|(a, b)| Eam::new(a.parse().unwrap(), b.parse().unwrap()).unwrap())
+        .collect();
+    gw.configure_with(pool6, |p| p.eamt = eamt.clone());
+    let mut cfg = XlatConfig::new(pool6.parse().unwrap());
+    cfg.ipv4_prefixes = vec![served];
+    cfg.eamt = eamt;
+    cfg
+}
+
+/// What the reference translator does with `frame` (d0's MTU is 1500).
+fn reference(cfg: &XlatConfig, frame: &[u8]) -> Outcome {
+    translate(&frame[ETH_LEN..], cfg, &Context { egress_mtu: 1500 })
+}
+
+/// Asserts that the reference translator forwards `input` as exactly the
+/// program's output `out` (both without the Ethernet header).
+#[track_caller]
+fn assert_reference_forwards(cfg: &XlatConfig, input: &[u8], out: &[u8], what: &str) {
+    match reference(cfg, input) {
+        Outcome::Forward(p) if p.len() == 1 => assert_frame_eq(
+            &out[ETH_LEN..],
+            &p[0],
+            &format!("{what}: against the reference"),
+        ),
+        other => panic!("{what}: the reference gives {other:?}"),
+    }
+}
+
+/// RFC 7757 3.2 / 3.3, 4->6: the EAMT before pool6, the longest match
+/// first; the IPv4 suffix left-aligned after the IPv6 prefix; a destination
+/// in an EAM is served even outside every served prefix (RFC 7915 4.6).
+#[test]
+fn eamt_maps_ipv4_addresses_before_pool6() {
+    with_gateway(ROUTED, |gw| {
+        let cfg = configure_eamt(gw, POOL6);
+        let cases = [
+            // (source, destination, the destination's IPv6 form)
+            (CLIENT, SERVER, v6("2001:db8:46::400")),
+            (CLIENT, [198, 51, 100, 9], v6("2001:db8:99::9")),
+            (
+                CLIENT,
+                [198, 51, 100, 200],
+                embed(POOL6, [198, 51, 100, 200]),
+            ),
+            ([192, 0, 2, 77], [203, 0, 113, 5], v6("2001:db8:cb::5")),
+        ];
+        let pay = payload(21);
+        for (src4, dst4, dst6) in cases {
+            for l4 in ALL_L4 {
+                let h = V4 {
+                    src: src4,
+                    dst: dst4,
+                    ..client_v4(64)
+                };
+                let input = ipv4_frame(PEER_MAC, GW_MAC, h, l4, &pay);
+                let out = gw.run_counted(&input, "xlat46_redirect");
+                assert_eq!(out.ret, TC_ACT_REDIRECT);
+                let want = ipv6_frame(
+                    GW_MAC,
+                    V6_NH_MAC,
+                    V6 {
+                        src: embed(POOL6, src4),
+                        dst: dst6,
+                        hop_limit: 63,
+                        tclass: TOS,
+                    },
+                    l4,
+                    &pay,
+                );
+                let what = format!("4->6 to {dst4:?} {l4:?}");
+                assert_frame_eq(&out.data, &want, &what);
+                assert_reference_forwards(&cfg, &input, &out.data, &what);
+            }
+        }
+        // In no EAM (203.0.113.0/28 ends at .15) and no served prefix.
+        let h = V4 {
+            dst: [203, 0, 113, 16],
+            ..client_v4(64)
+        };
+        let input = ipv4_frame(PEER_MAC, GW_MAC, h, L4::Tcp, &pay);
+        assert_passed(gw, &input, "pass_ipv4_not_served");
+    });
+}
+
+/// RFC 7757 3.2, 6->4: the IPv4 suffix is the first bits of the IPv6
+/// suffix, the rest is ignored; an EAM source needs no served prefix, a
+/// pool6 source does; a destination in an EAM is ours outside pool6 too.
+#[test]
+fn eamt_maps_ipv6_addresses_before_pool6() {
+    with_gateway(ROUTED, |gw| {
+        let cfg = configure_eamt(gw, POOL6);
+        let pay = payload(21);
+        let from = |src: [u8; 16]| V6 {
+            src,
+            dst: embed(POOL6, CLIENT),
+            hop_limit: 64,
+            tclass: TOS,
+        };
+        for l4 in ALL_L4 {
+            // Suffix 0x05ff: its first 7 bits are 2, so 198.51.100.2.
+            let input = ipv6_frame(PEER_MAC, GW_MAC, from(v6("2001:db8:46::5ff")), l4, &pay);
+            let out = gw.run_counted(&input, "xlat64_redirect");
+            assert_eq!(out.ret, TC_ACT_REDIRECT);
+            let want = expected_6to4(&input, l4, &pay, 63, (GW_MAC, V4_NH_MAC));
+            let what = format!("6->4 {l4:?}");
+            assert_frame_eq(&out.data, &want, &what);
+            assert_reference_forwards(&cfg, &input, &out.data, &what);
+        }
+        // 203.0.113.7 is in no served prefix, but it is an EAM address.
+        let input = ipv6_frame(PEER_MAC, GW_MAC, from(v6("2001:db8:cb::7")), L4::Udp, &pay);
+        let out = gw.run_counted(&input, "xlat64_redirect");
+        let ip = ETH_LEN;
+        assert_eq!(out.data[ip + 12..ip + 16], [203, 0, 113, 7]);
+        assert_eq!(out.data[ip + 16..ip + 20], CLIENT);
+        assert_reference_forwards(&cfg, &input, &out.data, "EAM source");
+        // The same address by its pool6 form needs a served prefix.
+        let h = from(embed(POOL6, [203, 0, 113, 7]));
+        let input = ipv6_frame(PEER_MAC, GW_MAC, h, L4::Udp, &pay);
+        assert_dropped(gw, &input, "drop_src_not_served");
+        assert_eq!(
+            reference(&cfg, &input),
+            Outcome::Drop(DropReason::SrcNotServed)
+        );
+        // In no EAM (2001:db8:99::9 is one host) and not in pool6.
+        let h = V6 {
+            dst: v6("2001:db8:99::a"),
+            ..from(v6("2001:db8:46::400"))
+        };
+        let input = ipv6_frame(PEER_MAC, GW_MAC, h, L4::Udp, &pay);
+        assert_passed(gw, &input, "pass_ipv6_not_pool6");
+    });
+}
+
+/// RFC 6052 3.1 governs pool6 only: with the well-known prefix,
+/// documentation (non-global) addresses translate by their EAMs and are
+/// dropped by their pool6 forms.
+#[test]
+fn eam_addresses_are_not_subject_to_the_well_known_prefix_rule() {
+    with_gateway(ROUTED, |gw| {
+        let cfg = configure_eamt(gw, "64:ff9b::/96");
+        let pay = payload(8);
+        let h = V4 {
+            src: [203, 0, 113, 1],
+            ..client_v4(64)
+        };
+        let input = ipv4_frame(PEER_MAC, GW_MAC, h, L4::Udp, &pay);
+        let out = gw.run_counted(&input, "xlat46_redirect");
+        let want = ipv6_frame(
+            GW_MAC,
+            V6_NH_MAC,
+            V6 {
+                src: v6("2001:db8:cb::1"),
+                dst: v6("2001:db8:46::400"),
+                hop_limit: 63,
+                tclass: TOS,
+            },
+            L4::Udp,
+            &pay,
+        );
+        assert_frame_eq(&out.data, &want, "EAM addresses with the WKP");
+        assert_reference_forwards(&cfg, &input, &out.data, "EAM addresses with the WKP");
+
+        let h = V4 {
+            dst: [198, 51, 100, 200],
+            ..client_v4(64)
+        };
+        let input = ipv4_frame(PEER_MAC, GW_MAC, h, L4::Udp, &pay);
+        assert_dropped(gw, &input, "drop_wkp_non_global");
+        assert_eq!(
+            reference(&cfg, &input),
+            Outcome::Drop(DropReason::WkpNonGlobal)
+        );
+        let h = V6 {
+            src: v6("2001:db8:46::400"),
+            dst: embed("64:ff9b::/96", [192, 0, 2, 77]),
+            hop_limit: 64,
+            tclass: 0,
+        };
+        let input = ipv6_frame(PEER_MAC, GW_MAC, h, L4::Udp, &pay);
+        assert_dropped(gw, &input, "drop_wkp_non_global");
+        assert_eq!(
+            reference(&cfg, &input),
+            Outcome::Drop(DropReason::WkpNonGlobal)
+        );
+    });
+}
+
+/// An IPv4 packet (L3) from `src` to `dst` carrying `body` as `proto`.
+fn ipv4_l3(src: [u8; 4], dst: [u8; 4], proto: u8, body: &[u8]) -> Vec<u8> {
+    let mut h = vec![0x45, 0, 0, 0, 0, 0, 0, 0, 64, proto, 0, 0];
+    h[2..4].copy_from_slice(&((20 + body.len()) as u16).to_be_bytes());
+    h.extend_from_slice(&src);
+    h.extend_from_slice(&dst);
+    let c = checksum::finish(checksum::sum(&h));
+    h[10..12].copy_from_slice(&c.to_be_bytes());
+    h.extend_from_slice(body);
+    h
+}
+
+/// An IPv6 packet (L3) from `src` to `dst` carrying `body` as `proto`.
+fn ipv6_l3(src: [u8; 16], dst: [u8; 16], proto: u8, body: &[u8]) -> Vec<u8> {
+    let mut h = vec![0x60, 0, 0, 0, 0, 0, proto, 64];
+    h[4..6].copy_from_slice(&(body.len() as u16).to_be_bytes());
+    h.extend_from_slice(&src);
+    h.extend_from_slice(&dst);
+    h.extend_from_slice(body);
+    h
+}
+
+/// An ICMP (v4, or v6 when `v6` holds the addresses) error message of
+/// `type_code` quoting `quote`, checksum filled in.
+fn icmp_error(type_code: [u8; 2], quote: &[u8], v6: Option<([u8; 16], [u8; 16])>) -> Vec<u8> {
+    let mut m = vec![type_code[0], type_code[1], 0, 0, 0, 0, 0, 0];
+    m.extend_from_slice(quote);
+    let pseudo = v6.map_or(0, |(s, d)| {
+        checksum::sum(&s) + checksum::sum(&d) + 58 + m.len() as u64
+    });
+    let c = checksum::finish(pseudo + checksum::sum(&m));
+    m[2..4].copy_from_slice(&c.to_be_bytes());
+    m
+}
+
+/// RFC 7915 4.3 / 5.3: the packet an ICMP error quotes maps through the
+/// EAMT like any other.
+#[test]
+fn icmp_errors_quote_eam_addresses() {
+    with_gateway(ROUTED, |gw| {
+        let cfg = configure_eamt(gw, POOL6);
+        let (client6, server6) = (embed(POOL6, CLIENT), v6("2001:db8:46::400"));
+
+        // Port unreachable from the IPv4 client about the server's datagram.
+        let quoted = ipv4_l3(SERVER, CLIENT, 17, &udp_datagram(&SERVER, &CLIENT, 20));
+        let error = ipv4_l3(CLIENT, SERVER, 1, &icmp_error([3, 3], &quoted, None));
+        let mut input = eth(GW_MAC, PEER_MAC, 0x0800);
+        input.extend_from_slice(&error);
+        let out = gw.run_counted(&input, "xlat46_redirect");
+        let ip = ETH_LEN;
+        assert_eq!(out.data[ip + 8..ip + 24], client6, "outer source");
+        assert_eq!(out.data[ip + 24..ip + 40], server6, "outer destination");
+        let inner = ip + 48;
+        assert_eq!(out.data[inner + 8..inner + 24], server6, "quoted source");
+        assert_eq!(
+            out.data[inner + 24..inner + 40],
+            client6,
+            "quoted destination"
+        );
+        assert_reference_forwards(&cfg, &input, &out.data, "ICMPv4 error");
+
+        // Port unreachable from the IPv6 server about the client's datagram.
+        let quoted = ipv6_l3(client6, server6, 17, &udp_datagram(&client6, &server6, 20));
+        let msg = icmp_error([1, 4], &quoted, Some((server6, client6)));
+        let mut input = eth(GW_MAC, PEER_MAC, 0x86dd);
+        input.extend_from_slice(&ipv6_l3(server6, client6, 58, &msg));
+        let out = gw.run_counted(&input, "xlat64_redirect");
+        assert_eq!(out.data[ip + 12..ip + 16], SERVER, "outer source");
+        assert_eq!(out.data[ip + 16..ip + 20], CLIENT, "outer destination");
+        let inner = ip + 28;
+        assert_eq!(out.data[inner + 12..inner + 16], CLIENT, "quoted source");
+        assert_eq!(
+            out.data[inner + 16..inner + 20],
+            SERVER,
+            "quoted destination"
+        );
+        assert_reference_forwards(&cfg, &input, &out.data, "ICMPv6 error");
+    });
+}
+
+/// RFC 7757 4.3 hairpinning: an IPv6 packet whose IPv4 destination this
+/// gateway serves comes back as IPv6, with the IPv6 forms of its IPv4
+/// addresses and the hop limit decremented once; counted as hairpin_*,
+/// with the length it arrived with.
+#[test]
+fn hairpinning_translates_back_to_ipv6() {
+    with_gateway(ROUTED, |gw| {
+        let cfg = configure_eamt(gw, POOL6);
+        let pay = payload(21);
+        let cases = [
+            // pool6 to pool6 (s5_1::hairpinning)
+            (
+                embed(POOL6, [198, 51, 100, 200]),
+                embed(POOL6, [198, 51, 100, 201]),
+                embed(POOL6, [198, 51, 100, 201]),
+            ),
+            // one EAM host reaching another by its pool6 form gets the
+            // peer's EAM address (rfc6052_7757_6791::eamt_hairpinning)
+            (
+                v6("2001:db8:46::400"),
+                embed(POOL6, [198, 51, 100, 9]),
+                v6("2001:db8:99::9"),
+            ),
+            // EAM to EAM, outside every served prefix
+            (
+                v6("2001:db8:46::400"),
+                v6("2001:db8:cb::5"),
+                v6("2001:db8:cb::5"),
+            ),
+        ];
+        for (src, dst, dst_out) in cases {
+            for l4 in ALL_L4 {
+                let h = V6 {
+                    src,
+                    dst,
+                    hop_limit: 64,
+                    tclass: TOS,
+                };
+                let input = ipv6_frame(PEER_MAC, GW_MAC, h, l4, &pay);
+                let out = gw.run_counted(&input, "hairpin_redirect");
+                assert_eq!(out.ret, TC_ACT_REDIRECT);
+                let want = ipv6_frame(
+                    GW_MAC,
+                    V6_NH_MAC,
+                    V6 {
+                        dst: dst_out,
+                        hop_limit: 63,
+                        ..h
+                    },
+                    l4,
+                    &pay,
+                );
+                let what = format!("hairpin to {:?} {l4:?}", Ipv6Addr::from(dst));
+                assert_frame_eq(&out.data, &want, &what);
+                assert_reference_forwards(&cfg, &input, &out.data, &what);
+            }
+        }
+
+        let h = V6 {
+            src: v6("2001:db8:46::400"),
+            dst: embed(POOL6, [198, 51, 100, 9]),
+            hop_limit: 64,
+            tclass: TOS,
+        };
+        let back = V6 {
+            dst: v6("2001:db8:99::9"),
+            hop_limit: 63,
+            ..h
+        };
+        // UDP checksum 0 (RFC 6935) stays 0 in IPv4 and is computed on the
+        // way back (RFC 7915 4.5).
+        let mut input = ipv6_frame(PEER_MAC, GW_MAC, h, L4::Udp, &pay);
+        let off = l4_checksum_offset(L4::Udp, IPV6_LEN);
+        input[off..off + 2].copy_from_slice(&[0, 0]);
+        let before = gw.dp.counters().unwrap();
+        let out = gw.run_counted(&input, "hairpin_redirect");
+        let want = ipv6_frame(GW_MAC, V6_NH_MAC, back, L4::Udp, &pay);
+        assert_frame_eq(&out.data, &want, "hairpin, UDP checksum 0");
+        assert_reference_forwards(&cfg, &input, &out.data, "hairpin, UDP checksum 0");
+        let bytes = |c: &[sixgate_bpf::CounterValue]| {
+            c.iter()
+                .find(|c| c.counter.name == "hairpin_redirect")
+                .unwrap()
+                .bytes
+        };
+        let after = gw.dp.counters().unwrap();
+        assert_eq!(bytes(&after) - bytes(&before), input.len() as u64);
+
+        // An ICMPv6 error goes through both error translations.
+        let quoted = ipv6_l3(back.dst, h.src, 17, &udp_datagram(&back.dst, &h.src, 20));
+        let quoted = {
+            // As the peer sent it: to our pool6 form of it, from its EAM form.
+            let mut q = quoted;
+            q[8..24].copy_from_slice(&h.dst);
+            q[24..40].copy_from_slice(&h.src);
+            q
+        };
+        let msg = icmp_error([1, 4], &quoted, Some((h.src, h.dst)));
+        let mut input = eth(GW_MAC, PEER_MAC, 0x86dd);
+        input.extend_from_slice(&ipv6_l3(h.src, h.dst, 58, &msg));
+        let out = gw.run_counted(&input, "hairpin_redirect");
+        assert_reference_forwards(&cfg, &input, &out.data, "hairpinned ICMPv6 error");
+
+        // Too big for the link once back in IPv6: no ICMPv4 error can reach
+        // an IPv6 source, so it is dropped.
+        let input = ipv6_frame(PEER_MAC, GW_MAC, h, L4::Udp, &payload(1500));
+        assert_dropped(gw, &input, "drop_frag_needed");
+        assert_eq!(
+            reference(&cfg, &input),
+            Outcome::Drop(DropReason::FragNeeded)
+        );
+    });
+}
+
+/// A hairpinned packet the FIB cannot route goes to the kernel with the
+/// hop limit untouched, as any translated packet does.
+#[test]
+fn hairpinning_to_the_stack_leaves_the_decrement_to_the_kernel() {
+    with_gateway(UNROUTED, |gw| {
+        configure_eamt(gw, POOL6);
+        let pay = payload(20);
+        let h = V6 {
+            src: v6("2001:db8:46::400"),
+            dst: embed(POOL6, [198, 51, 100, 9]),
+            hop_limit: 64,
+            tclass: TOS,
+        };
+        let input = ipv6_frame(PEER_MAC, GW_MAC, h, L4::Tcp, &pay);
+        let out = gw.run_counted(&input, "hairpin_stack");
+        assert_eq!(out.ret, TC_ACT_OK);
+        let want = ipv6_frame(
+            PEER_MAC,
+            GW_MAC,
+            V6 {
+                dst: v6("2001:db8:99::9"),
+                ..h
+            },
+            L4::Tcp,
+            &pay,
+        );
+        assert_frame_eq(&out.data, &want, "hairpin to the stack");
+    });
+}
+
+/// Reconfiguring replaces the EAMT: an EAM no longer configured stops
+/// being translated, and the pinned maps hold exactly the new set.
+#[test]
+fn reconfiguring_replaces_the_eamt() {
+    with_gateway(ROUTED, |gw| {
+        configure_eamt(gw, POOL6);
+        let mut want: Vec<Eam> = EAMS
+            .iter()
+            .map(|(a, b)| Eam::new(a.parse().unwrap(), b.parse().unwrap()).unwrap())
+            .collect();
+        want.sort_by_key(|e| (e.ipv4, e.ipv6.addr(), e.ipv6.len()));
+        assert_eq!(sixgate_bpf::pinned::read_eamt(&gw.pin).unwrap(), want);
+        let h = V4 {
+            dst: [203, 0, 113, 5],
+            ..client_v4(64)
+        };
+        let input = ipv4_frame(PEER_MAC, GW_MAC, h, L4::Udp, &payload(8));
+        assert_eq!(
+            gw.run_counted(&input, "xlat46_redirect").ret,
+            TC_ACT_REDIRECT
+        );
+
+        gw.configure(POOL6, false);
+        assert!(sixgate_bpf::pinned::read_eamt(&gw.pin).unwrap().is_empty());
+        let flags = sixgate_bpf::pinned::read_config(&gw.pin).unwrap().flags;
+        assert_eq!(flags & sixgate_bpf::maps::CFG_EAMT, 0);
+        assert_passed(gw, &input, "pass_ipv4_not_served");
     });
 }

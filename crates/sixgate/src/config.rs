@@ -17,10 +17,12 @@ use std::time::Duration;
 
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
-use sixgate_bpf::maps::RFC6791_MAX;
+use sixgate_bpf::maps::{EAMT_MAX_ENTRIES, RFC6791_MAX};
 use sixgate_wire::xlat::mapping::ipv6_is_illegal_source;
-use sixgate_wire::xlat::{TrafficClass, UdpZeroChecksum};
-use sixgate_wire::{ipv4_is_illegal_source, ipv4_is_non_global, Ipv4Prefix, Rfc6052Prefix};
+use sixgate_wire::xlat::{Eam, TrafficClass, UdpZeroChecksum};
+use sixgate_wire::{
+    ipv4_is_illegal_source, ipv4_is_non_global, Ipv4Prefix, Ipv6Prefix, Rfc6052Prefix,
+};
 use toml::Spanned;
 
 use crate::service::{
@@ -66,6 +68,8 @@ pub struct Config {
     pub traffic_class: TrafficClass,
     /// RFC 7915 4.5: IPv4 UDP with checksum 0 given one, or dropped.
     pub udp_zero_checksum: UdpZeroChecksum,
+    /// RFC 7757 explicit address mappings (`[[siit.eamt]]`), in file order.
+    pub eamt: Vec<Eam>,
     /// BIG TCP: (interface, GSO/GRO size) for each interface that wants it,
     /// each interface once.
     pub big_tcp: Vec<(String, u32)>,
@@ -296,6 +300,16 @@ struct RawSiit {
     traffic_class: Option<toml::Value>,
     #[serde(default)]
     udp_zero_checksum: Option<String>,
+    #[serde(default)]
+    eamt: Vec<RawEam>,
+}
+
+/// One `[[siit.eamt]]` entry.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEam {
+    ipv4_prefix: String,
+    ipv6_prefix: String,
 }
 
 fn default_lowest_ipv6_mtu() -> i64 {
@@ -664,6 +678,7 @@ impl RawConfig {
                 );
             }
         }
+        let eamt = eamt(&siit.eamt, &mut problems);
 
         let (nat46, check_settings) = self.nat46.validate(&mut problems);
         check_services(&self.services, &check_settings, &mut problems);
@@ -685,6 +700,7 @@ impl RawConfig {
                 exception,
                 traffic_class,
                 udp_zero_checksum,
+                eamt,
                 big_tcp,
                 restore_big_tcp: self.interfaces.restore_big_tcp,
                 nat46,
@@ -1061,6 +1077,67 @@ fn rfc6791_pool4(texts: &[String], problems: &mut Problems) -> Vec<Ipv4Addr> {
     out
 }
 
+/// `siit.eamt`: at most [`EAMT_MAX_ENTRIES`] explicit address mappings
+/// (RFC 7757), each an IPv4 and an IPv6 prefix whose suffix can hold the
+/// IPv4 suffix, no prefix mapped twice. Nested prefixes are allowed: the
+/// longest match wins (RFC 7757 3.2), so one host of a mapped range can be
+/// mapped elsewhere.
+fn eamt(entries: &[RawEam], problems: &mut Problems) -> Vec<Eam> {
+    if entries.len() > EAMT_MAX_ENTRIES as usize {
+        problems.add(
+            "siit.eamt",
+            format!("[...{} entries]", entries.len()),
+            format!("the data path holds at most {EAMT_MAX_ENTRIES} mappings"),
+        );
+    }
+    // Each good entry with its index, for the duplicate checks.
+    let mut out: Vec<(usize, Eam)> = Vec::new();
+    for (i, raw) in entries.iter().enumerate() {
+        let v4_field = format!("siit.eamt[{i}].ipv4_prefix");
+        let v6_field = format!("siit.eamt[{i}].ipv6_prefix");
+        let ipv4 = raw
+            .ipv4_prefix
+            .parse::<Ipv4Prefix>()
+            .map_err(|e| problems.add(&v4_field, quoted(&raw.ipv4_prefix), e));
+        let ipv6 = raw
+            .ipv6_prefix
+            .parse::<Ipv6Prefix>()
+            .map_err(|e| problems.add(&v6_field, quoted(&raw.ipv6_prefix), e));
+        let (Ok(ipv4), Ok(ipv6)) = (ipv4, ipv6) else {
+            continue;
+        };
+        let Ok(eam) = Eam::new(ipv4, ipv6) else {
+            let (s4, s6) = (32 - ipv4.len(), 128 - ipv6.len());
+            problems.add(
+                &v6_field,
+                quoted(&raw.ipv6_prefix),
+                format!(
+                    "leaves {s6} bits for the {s4} bits of {ipv4}'s addresses (RFC 7757 3.2 \
+                     copies them after the IPv6 prefix); use an IPv6 prefix of at most /{}",
+                    128 - s4
+                ),
+            );
+            continue;
+        };
+        let mut duplicate = false;
+        for &(j, other) in &out {
+            let why = format!("is already mapped by siit.eamt[{j}]; a prefix has one mapping");
+            if other.ipv4 == eam.ipv4 {
+                problems.add(&v4_field, quoted(&raw.ipv4_prefix), &why);
+                duplicate = true;
+            }
+            if other.ipv6 == eam.ipv6 {
+                problems.add(&v6_field, quoted(&raw.ipv6_prefix), &why);
+                duplicate = true;
+            }
+        }
+        if !duplicate {
+            out.push((i, eam));
+        }
+    }
+    out.into_iter().map(|(_, e)| e).collect()
+}
+
 /// The table that declares `field`, as a message names it (`[siit]`); `""`
 /// is the top level. Field names are unique across the file's tables, except
 /// `port` (of a service and of a backend): messages about it fall back to
@@ -1082,7 +1159,9 @@ fn table_of(field: &str) -> Option<&'static str> {
         | "rfc6791_pool6"
         | "lowest_ipv6_mtu"
         | "traffic_class"
-        | "udp_zero_checksum" => Some("[siit]"),
+        | "udp_zero_checksum"
+        | "eamt" => Some("[siit]"),
+        "ipv4_prefix" | "ipv6_prefix" => Some("[[siit.eamt]]"),
         "enabled" | "device" | "rate" | "burst" => Some("[exception]"),
         "snat_addresses" | "snat_ports" | "preserve_prefix" | "maglev_table_size"
         | "maglev_seed" | "timeouts" => Some("[nat46]"),
@@ -1291,6 +1370,14 @@ lowest_ipv6_mtu = 1500
 traffic_class = 46
 udp_zero_checksum = "drop"
 
+[[siit.eamt]]
+ipv4_prefix = "192.0.2.128/28"
+ipv6_prefix = "2001:db8:e::/124"
+
+[[siit.eamt]]
+ipv4_prefix = "192.0.2.130/32"
+ipv6_prefix = "2001:db8:e:1::2/128"
+
 [nat46]
 snat_addresses = ["2001:db8:ff::1", "2001:db8:ff::2"]
 snat_ports = [20000, 29999]
@@ -1401,6 +1488,18 @@ ipv4_prefixes = ["198.51.100.0/24"]
                     rate: 500,
                     burst: 50,
                 }),
+                eamt: vec![
+                    Eam::new(
+                        "192.0.2.128/28".parse().unwrap(),
+                        "2001:db8:e::/124".parse().unwrap()
+                    )
+                    .unwrap(),
+                    Eam::new(
+                        "192.0.2.130/32".parse().unwrap(),
+                        "2001:db8:e:1::2/128".parse().unwrap()
+                    )
+                    .unwrap(),
+                ],
                 big_tcp: vec![("eth1".into(), 262_144)],
                 restore_big_tcp: false,
                 nat46: Nat46Settings {
@@ -1499,6 +1598,14 @@ ipv4_prefixes = ["198.51.100.0/24"]
         assert_eq!(c.pool6, "2001:db8:64::/96".parse().unwrap());
         assert_eq!(c.ipv4_prefixes, vec!["198.51.100.0/24".parse().unwrap()]);
         assert!(!c.wkp_allow_non_global);
+        assert_eq!(
+            c.eamt,
+            vec![Eam::new(
+                "203.0.113.16/28".parse().unwrap(),
+                "2001:db8:e::/124".parse().unwrap()
+            )
+            .unwrap()]
+        );
         // The NAT46 sections write out the defaults, plus one service.
         assert_eq!(
             c.nat46,
@@ -1619,6 +1726,10 @@ ipv4_prefixes = ["198.51.100.0/24"]
                 minimal_with("[interfaces]\n", "[interfaces]\nbogus = 1\n"),
             ),
             ("[siit]", minimal_with("[siit]\n", "[siit]\nbogus = 1\n")),
+            (
+                "[[siit.eamt]]",
+                format!("{MINIMAL}[[siit.eamt]]\nbogus = 1\n"),
+            ),
             ("[nat46]", format!("{MINIMAL}[nat46]\nbogus = 1\n")),
             (
                 "[nat46.timeouts]",
@@ -2354,5 +2465,115 @@ backends = [
             e.contains("unknown field `rate_limit` in [exception]"),
             "{e}"
         );
+    }
+
+    fn with_eams(eams: &[(&str, &str)]) -> String {
+        let mut text = MINIMAL.to_string();
+        for (v4, v6) in eams {
+            text.push_str(&format!(
+                "\n[[siit.eamt]]\nipv4_prefix = {v4:?}\nipv6_prefix = {v6:?}\n"
+            ));
+        }
+        text
+    }
+
+    #[test]
+    fn eamt_entries_in_file_order() {
+        // Unequal suffixes (8 IPv4 bits in 16 IPv6 bits) and a host nested
+        // in a mapped range (the longest match wins) are both fine.
+        let c = parse(&with_eams(&[
+            ("192.0.2.0/24", "2001:db8:e::/112"),
+            ("192.0.2.7/32", "2001:db8:f::7/128"),
+        ]))
+        .unwrap();
+        let want: Vec<Eam> = [
+            ("192.0.2.0/24", "2001:db8:e::/112"),
+            ("192.0.2.7/32", "2001:db8:f::7/128"),
+        ]
+        .iter()
+        .map(|(a, b)| Eam::new(a.parse().unwrap(), b.parse().unwrap()).unwrap())
+        .collect();
+        assert_eq!(c.eamt, want);
+        assert!(parse(MINIMAL).unwrap().eamt.is_empty());
+        // The inline form is the same list.
+        let c = parse(&format!(
+            "{MINIMAL}eamt = [{{ ipv4_prefix = \"192.0.2.0/24\", ipv6_prefix = \"2001:db8:e::/112\" }}]\n"
+        ))
+        .unwrap();
+        assert_eq!(c.eamt, want[..1]);
+    }
+
+    #[test]
+    fn eamt_is_checked_entry_by_entry() {
+        let e = err(&with_eams(&[
+            ("192.0.2.0/24", "2001:db8:e::/124"),
+            ("192.0.2.1/24", "2001:db8:e::/120"),
+            ("192.0.2.0/25", "2001:db8:e::1/120"),
+            ("192.0.2.0/28", "2001:db8:f::/124"),
+            ("192.0.2.0/28", "2001:db8:f::/124"),
+            ("192.0.2.16/28", "2001:db8:f::/124"),
+            ("x", "y"),
+        ]));
+        assert_semantic(
+            &e,
+            "siit.eamt[0].ipv6_prefix",
+            "\"2001:db8:e::/124\"",
+            "leaves 4 bits for the 8 bits of 192.0.2.0/24's addresses (RFC 7757 3.2 copies \
+             them after the IPv6 prefix); use an IPv6 prefix of at most /120",
+        );
+        assert_semantic(
+            &e,
+            "siit.eamt[1].ipv4_prefix",
+            "\"192.0.2.1/24\"",
+            "host bits set",
+        );
+        assert_semantic(
+            &e,
+            "siit.eamt[2].ipv6_prefix",
+            "\"2001:db8:e::1/120\"",
+            "host bits set",
+        );
+        assert_semantic(
+            &e,
+            "siit.eamt[4].ipv4_prefix",
+            "\"192.0.2.0/28\"",
+            "is already mapped by siit.eamt[3]",
+        );
+        for i in [4, 5] {
+            assert_semantic(
+                &e,
+                &format!("siit.eamt[{i}].ipv6_prefix"),
+                "\"2001:db8:f::/124\"",
+                "is already mapped by siit.eamt[3]",
+            );
+        }
+        assert_semantic(&e, "siit.eamt[6].ipv4_prefix", "\"x\"", "ADDRESS/LENGTH");
+        assert_semantic(&e, "siit.eamt[6].ipv6_prefix", "\"y\"", "ADDRESS/LENGTH");
+        assert_eq!(e.lines().count(), 8, "{e}");
+
+        let e = err(&format!(
+            "{MINIMAL}[[siit.eamt]]\nipv4_prefix = \"192.0.2.0/24\"\n"
+        ));
+        assert!(
+            e.contains("missing field `ipv6_prefix` in [[siit.eamt]]"),
+            "{e}"
+        );
+        let many: Vec<(String, String)> = (0..=EAMT_MAX_ENTRIES)
+            .map(|i| {
+                (
+                    format!("10.{}.{}.0/24", i / 256, i % 256),
+                    format!("2001:db8:{i:x}::/120"),
+                )
+            })
+            .collect();
+        let many: Vec<(&str, &str)> = many.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+        let e = err(&with_eams(&many));
+        assert_semantic(
+            &e,
+            "siit.eamt",
+            "[...1025 entries]",
+            "at most 1024 mappings",
+        );
+        parse(&with_eams(&many[..EAMT_MAX_ENTRIES as usize])).unwrap();
     }
 }

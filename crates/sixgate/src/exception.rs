@@ -16,7 +16,7 @@ use anyhow::Context as _;
 use sixgate_bpf::exception::{
     exc_counter_index, exc_drop_index, ExcCounters, ExcMeta, ExceptionParams, ETH_HLEN,
 };
-use sixgate_wire::xlat::{translate, Context, Outcome, XlatConfig};
+use sixgate_wire::xlat::{translate, Outcome, XlatConfig};
 use tracing::{debug, info, warn};
 
 use crate::config::{Config, ExceptionSettings};
@@ -149,6 +149,7 @@ pub fn xlat_config(config: &Config) -> XlatConfig {
     x.wkp_allow_non_global = config.wkp_allow_non_global;
     x.rfc6791_pool4 = config.rfc6791_pool4.clone();
     x.rfc6791_pool6 = config.rfc6791_pool6;
+    x.eamt = config.eamt.clone();
     x.lowest_ipv6_mtu = config.lowest_ipv6_mtu;
     x.udp_zero_checksum = config.udp_zero_checksum;
     x.traffic_class = config.traffic_class;
@@ -189,14 +190,7 @@ impl Worker {
             }
         };
         let packet = &frame[ETH_HLEN..];
-        // No route known to the program: cut to what any IPv6 path takes.
-        let egress_mtu = match meta.egress_mtu {
-            0 => self.xlat.lowest_ipv6_mtu,
-            m => m,
-        };
-        let ctx = Context {
-            egress_mtu: u32::from(egress_mtu),
-        };
+        let ctx = meta.context(self.xlat.lowest_ipv6_mtu);
         match translate(packet, &self.xlat, &ctx) {
             Outcome::Forward(out) => {
                 let sent = out.iter().all(|p| self.send(p, meta.counter.name));

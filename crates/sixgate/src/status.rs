@@ -1,11 +1,12 @@
 //! `sixgate status`: what is in force, read from the pins and the kernel:
-//! the translator config, the attached interfaces and their GSO/GRO sizes.
+//! the translator config (with the EAMT), the attached interfaces and their
+//! GSO/GRO sizes.
 
 use std::path::Path;
 
 use anyhow::Context as _;
 use sixgate_bpf::datapath::pinned_interfaces;
-use sixgate_bpf::pinned::{read_config, read_served_prefixes};
+use sixgate_bpf::pinned::{read_config, read_eamt, read_served_prefixes};
 
 use crate::config::Config;
 
@@ -39,6 +40,10 @@ pub fn print(pin_path: &Path, config: Option<&Path>) -> anyhow::Result<()> {
     }
     let list: Vec<String> = prefixes.iter().map(|p| p.to_string()).collect();
     println!("ipv4 prefixes  {}", list.join(" "));
+    // Pins of a version before the EAMT have no such map: nothing to show.
+    for eam in read_eamt(&pin_path).unwrap_or_default() {
+        println!("eamt           {} <-> {}", eam.ipv4, eam.ipv6);
+    }
     if attached.is_empty() {
         println!("attached       (nothing: the daemon is stopped)");
         return Ok(());

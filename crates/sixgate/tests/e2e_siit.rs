@@ -926,3 +926,177 @@ fn check_validates_without_touching_anything() {
     assert_eq!(attached_programs(&topo), "", "check attached something");
     assert!(!config.pin_path.exists(), "check created the pin path");
 }
+
+/// The EAM of [`eamt_gives_plain_ipv6_addresses_an_ipv4_face_and_hairpins`]:
+/// 203.0.113.0-15 are 2001:db8:e::0-f (RFC 7757).
+const EAM_V4: &str = "203.0.113.0/28";
+const EAM_V6: &str = "2001:db8:e::/124";
+
+/// RFC 7757: server addresses that embed no IPv4 address get IPv4 faces
+/// from an EAM. The client pings 203.0.113.5 and the server answers from
+/// 2001:db8:e::5; the server pings the client from that address; and a
+/// datagram from 2001:db8:e::5 to the pool6 form of 203.0.113.6 is
+/// hairpinned (RFC 7757 4.3) and arrives at 2001:db8:e::6, from ::5, also
+/// once the daemon has exited.
+#[test]
+fn eamt_gives_plain_ipv6_addresses_an_ipv4_face_and_hairpins() {
+    require_root().unwrap_or_else(|e| panic!("e2e tests cannot run: {e}"));
+    let topo = SiitTopology::new().expect("build the SIIT topology");
+    for a in ["2001:db8:e::5/128", "2001:db8:e::6/128"] {
+        topo.server
+            .ip([
+                "-6",
+                "addr",
+                "add",
+                a,
+                "dev",
+                SiitTopology::SERVER_IF,
+                "nodad",
+            ])
+            .unwrap();
+    }
+    topo.gw
+        .ip([
+            "-6",
+            "route",
+            "add",
+            EAM_V6,
+            "via",
+            &SiitTopology::SERVER_LINK_V6.to_string(),
+            "dev",
+            SiitTopology::GW_V6_IF,
+        ])
+        .unwrap();
+    let config = GatewayConfig::from_text_in(|pin, dir| {
+        format!(
+            "[bpf]\npin_path = {pin:?}\n\n[interfaces]\nipv4 = {:?}\nipv6 = {:?}\n\n\
+             [siit]\npool6 = {:?}\nipv4_prefixes = [{:?}]\n\n\
+             [[siit.eamt]]\nipv4_prefix = {EAM_V4:?}\nipv6_prefix = {EAM_V6:?}\n{}",
+            SiitTopology::GW_V4_IF,
+            SiitTopology::GW_V6_IF,
+            SiitTopology::POOL6,
+            SiitTopology::IPV4_PREFIX,
+            GatewayConfig::private_api_and_state(dir),
+        )
+    })
+    .unwrap();
+    let gateway = topo
+        .start_gateway(Path::new(SIXGATE), &config)
+        .expect("start `sixgate run`");
+    let env = Env {
+        http: None,
+        gateway,
+        config,
+        topo,
+    };
+
+    assert_ping_through_one_hop(&env, &env.topo.client, false, "203.0.113.5");
+    let out = env.run_ok(
+        "ping the client from 2001:db8:e::5",
+        env.topo.server.cmd(
+            "ping",
+            [
+                "-6",
+                "-c",
+                "3",
+                "-i",
+                "0.2",
+                "-W",
+                "2",
+                "-w",
+                "10",
+                "-I",
+                "2001:db8:e::5",
+                &SiitTopology::CLIENT_V6.to_string(),
+            ],
+        ),
+    );
+    let out = String::from_utf8_lossy(&out);
+    assert!(
+        out.contains(" 0% packet loss") && out.contains("ttl=63"),
+        "{out}"
+    );
+
+    // Hairpinning: the listener prints the datagram and where it came from.
+    const PORT: u16 = 7778;
+    let listener: Process = env
+        .topo
+        .server
+        .spawn(
+            "socat hairpin listener",
+            env.topo.server.cmd(
+                "socat",
+                [
+                    "-T",
+                    "30",
+                    "-u",
+                    &format!("UDP6-RECVFROM:{PORT},bind=[2001:db8:e::6],fork"),
+                    // To stderr: with -u, socat reads nothing back.
+                    "SYSTEM:(echo from $SOCAT_PEERADDR; cat) >&2",
+                ],
+            ),
+        )
+        .unwrap();
+    wait_udp_listening(&env, PORT);
+    send_hairpinned(&env.topo, PORT, b"hairpin\n");
+    wait_for_stderr(&listener, "hairpin", &|| env.diagnostics());
+    // socat writes the peer in full: "from [2001:0db8:000e:...:0005]".
+    let got = listener.stderr_text();
+    let peer = got
+        .split_once("from [")
+        .and_then(|(_, rest)| rest.split_once(']'))
+        .and_then(|(a, _)| a.parse::<std::net::Ipv6Addr>().ok());
+    assert_eq!(peer, "2001:db8:e::5".parse().ok(), "{got}");
+    let stats: serde_json::Value =
+        serde_json::from_str(&env.gateway.stats_json().unwrap()).unwrap();
+    assert!(counter_packets(&stats, "hairpin_redirect") >= 1, "{stats}");
+
+    // The hairpin program's slot is pinned: it outlives the daemon too.
+    let Env {
+        gateway,
+        config,
+        topo,
+        ..
+    } = env;
+    let status = gateway.stop().expect("daemon exits on SIGTERM");
+    assert!(status.success(), "daemon exited {status} on SIGTERM");
+    send_hairpinned(&topo, PORT, b"again\n");
+    wait_for_stderr(&listener, "again", &|| config.text());
+    drop(listener);
+    drop(config);
+    drop(topo);
+}
+
+/// Sends `data` in one datagram from 2001:db8:e::5 to the pool6 form of
+/// 203.0.113.6, `port`, inside the server namespace.
+fn send_hairpinned(topo: &SiitTopology, port: u16, data: &[u8]) {
+    let mut sender = topo
+        .server
+        .cmd(
+            "socat",
+            [
+                "-u",
+                "-",
+                &format!("UDP6-SENDTO:[2001:db8:64::cb00:7106]:{port},bind=[2001:db8:e::5]"),
+            ],
+        )
+        .stdin(Stdio::piped())
+        .spawn()
+        .expect("spawn socat sender");
+    sender.stdin.take().unwrap().write_all(data).unwrap();
+    assert!(sender.wait().unwrap().success());
+}
+
+/// Waits until `process` has written `needle` to its stderr.
+fn wait_for_stderr(process: &Process, needle: &str, diagnostics: &dyn Fn() -> String) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !process.stderr_text().contains(needle) {
+        assert!(
+            Instant::now() < deadline,
+            "{needle:?} did not arrive: {}\n{}",
+            process.stderr_text(),
+            diagnostics()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
