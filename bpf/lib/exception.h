@@ -15,6 +15,7 @@
 #include "common.h"
 #include "fib.h"
 #include "maps.h"
+#include "ratelimit.h"
 
 /* Written over the 12 address bytes of the Ethernet header. Mirrored in
  * crates/sixgate-bpf/src/exception.rs. */
@@ -34,37 +35,6 @@ struct exc_meta {
 
 _Static_assert(sizeof(struct exc_meta) == 2 * ETH_ALEN, "exc_meta overlays the MAC addresses");
 
-/* Per-CPU rate limiter state: the GCRA's theoretical arrival time. */
-struct exc_bucket {
-	__u64 tat;
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct exc_bucket);
-} sixgate_exc_bucket SEC(".maps");
-
-/* GCRA (ITU-T I.371): admit when at most exc_burst_ns of credit is owed,
- * then owe exc_cost_ns more. Per CPU, so no atomics are needed. */
-static __always_inline bool exc_admit(const struct sixgate_config *cfg)
-{
-	struct exc_bucket *b;
-	__u32 zero = 0;
-	__u64 now, tat;
-
-	b = bpf_map_lookup_elem(&sixgate_exc_bucket, &zero);
-	if (!b)
-		return false;
-	now = bpf_ktime_get_ns();
-	tat = b->tat > now ? b->tat : now;
-	if (tat - now > cfg->exc_burst_ns)
-		return false;
-	b->tat = tat + cfg->exc_cost_ns;
-	return true;
-}
-
 /* Hands the packet in `skb`, not modified, to the daemon for `exc_counter`'s
  * reason; without an exception path it is dropped with `drop` instead.
  * Returns a TC action with the outcome in *counter, or a negative DROP. */
@@ -80,7 +50,7 @@ static __always_inline int exception_handoff(struct __sk_buff *skb, const struct
 		return drop;
 	if ((void *)(m + 1) > data_end)
 		return DROP(DROP_TRUNCATED);
-	if (!exc_admit(cfg))
+	if (!rate_admit(RATE_EXCEPTION, cfg->exc_cost_ns, cfg->exc_burst_ns))
 		return DROP(DROP_EXCEPTION_RATE_LIMITED);
 	m->magic[0] = EXC_MAGIC0;
 	m->magic[1] = EXC_MAGIC1;
@@ -92,32 +62,6 @@ static __always_inline int exception_handoff(struct __sk_buff *skb, const struct
 	m->ingress_ifindex = bpf_htonl(skb->ifindex);
 	*counter = exc_counter;
 	return bpf_redirect(cfg->exc_ifindex, 0);
-}
-
-/* The MTU of the IPv6 route to `dst`, or 0 without one: asking about a
- * packet of the largest size makes the FIB report the MTU it compares. */
-static __always_inline __u32 exception_route_mtu6(struct __sk_buff *skb, const union v6addr *src,
-						  const union v6addr *dst, __u8 proto)
-{
-	struct bpf_fib_lookup *fib = fib_scratch();
-	int rc;
-
-	if (!fib)
-		return 0;
-	rc = fib_lookup6(skb, fib, src, dst, proto, 0xffff);
-	return rc == BPF_FIB_LKUP_RET_FRAG_NEEDED ? fib->mtu_result : 0;
-}
-
-/* The same for the IPv4 route to `dst`. */
-static __always_inline __u32 exception_route_mtu4(struct __sk_buff *skb, __be32 src, __be32 dst, __u8 proto)
-{
-	struct bpf_fib_lookup *fib = fib_scratch();
-	int rc;
-
-	if (!fib)
-		return 0;
-	rc = fib_lookup4(skb, fib, src, dst, 0, proto, 0xffff);
-	return rc == BPF_FIB_LKUP_RET_FRAG_NEEDED ? fib->mtu_result : 0;
 }
 
 #endif

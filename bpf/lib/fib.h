@@ -130,4 +130,30 @@ static __always_inline int fib_send(struct __sk_buff *skb, const struct sixgate_
 	return fib_redirect(skb, cfg, p, rc);
 }
 
+/* The MTU of the IPv6 route to `dst`, or 0 without one: asking about a
+ * packet of the largest size makes the FIB report the MTU it compares. */
+static __always_inline __u32 fib_route_mtu6(struct __sk_buff *skb, const union v6addr *src,
+					     const union v6addr *dst, __u8 proto)
+{
+	struct bpf_fib_lookup *fib = fib_scratch();
+	int rc;
+
+	if (!fib)
+		return 0;
+	rc = fib_lookup6(skb, fib, src, dst, proto, 0xffff);
+	return rc == BPF_FIB_LKUP_RET_FRAG_NEEDED ? fib->mtu_result : 0;
+}
+
+/* The same for the IPv4 route to `dst`. */
+static __always_inline __u32 fib_route_mtu4(struct __sk_buff *skb, __be32 src, __be32 dst, __u8 proto)
+{
+	struct bpf_fib_lookup *fib = fib_scratch();
+	int rc;
+
+	if (!fib)
+		return 0;
+	rc = fib_lookup4(skb, fib, src, dst, 0, proto, 0xffff);
+	return rc == BPF_FIB_LKUP_RET_FRAG_NEEDED ? fib->mtu_result : 0;
+}
+
 #endif

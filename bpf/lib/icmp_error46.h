@@ -82,7 +82,7 @@ static __always_inline int xlat46_icmp_error(struct __sk_buff *skb, const struct
 	    (w->icmp4.type == ICMP_DEST_UNREACH || w->icmp4.type == ICMP_TIME_EXCEEDED ||
 	     w->icmp4.type == ICMP_PARAMETERPROB))
 		return exception_handoff(skb, cfg, SG_EXCEPTION_ICMP_EXTENSION,
-					 exception_route_mtu6(skb, &t->src6, &t->dst6, IPPROTO_ICMPV6),
+					 fib_route_mtu6(skb, &t->src6, &t->dst6, IPPROTO_ICMPV6),
 					 DROP(DROP_HELPER_FAILED), counter);
 	ret = icmp46_error(w->icmp4.type, w->icmp4.code, 0, 0, &x);
 	if (ret)
@@ -108,6 +108,14 @@ static __always_inline int xlat46_icmp_error(struct __sk_buff *skb, const struct
 			   bpf_ntohs(w->in4.tot_len), &x);
 	if (ret)
 		return ret;
+	if (x.type == ICMPV6_PKT_TOOBIG) {
+		/* RFC 7915 4.2: nor more than the IPv6 next hop takes (still at
+		 * least 1280). One more FIB query, for Packet Too Big only. */
+		__u32 egress = fib_route_mtu6(skb, &t->src6, &t->dst6, IPPROTO_ICMPV6);
+
+		if (egress && x.word > egress)
+			x.word = egress < IPV6_MIN_MTU ? IPV6_MIN_MTU : egress;
+	}
 
 	inner_proto = w->in4.protocol;
 	/* RFC 7915 4.3: the quoted addresses map like any others (eam.h). */

@@ -83,7 +83,7 @@ static __always_inline int xlat64_icmp_error(struct __sk_buff *skb, const struct
 		if (!bpf_skb_load_bytes(skb, L4_OFF6 + (p->ext_len & 0x7ff), head, sizeof(head)) &&
 		    head[4] && (head[0] == ICMPV6_DEST_UNREACH || head[0] == ICMPV6_TIME_EXCEED))
 			return exception_handoff(skb, cfg, SG_EXCEPTION_ICMP_EXTENSION,
-						 exception_route_mtu4(skb, t->src4, t->dst4, IPPROTO_ICMP),
+						 fib_route_mtu4(skb, t->src4, t->dst4, IPPROTO_ICMP),
 						 DROP(DROP_HELPER_FAILED), counter);
 	}
 	/* Extension headers in front of the ICMPv6 header go first, so that
@@ -130,6 +130,15 @@ static __always_inline int xlat64_icmp_error(struct __sk_buff *skb, const struct
 			   bpf_ntohl(w->icmp6.icmp6_dataun.un_data32[0]), &x);
 	if (ret)
 		return ret;
+	if (x.type == ICMP_DEST_UNREACH && x.code == ICMP_FRAG_NEEDED && path != XLAT_HAIRPIN) {
+		/* RFC 7915 5.2: nor more than the IPv4 next hop takes (still at
+		 * least IPv4's 68). One more FIB query, for Packet Too Big only;
+		 * a hairpinned one leaves by IPv6, where 4.2 applies. */
+		__u32 egress = fib_route_mtu4(skb, t->src4, t->dst4, IPPROTO_ICMP);
+
+		if (egress && x.word > egress)
+			x.word = egress < IPV4_MIN_MTU ? IPV4_MIN_MTU : egress;
+	}
 
 	inner_len4 = bpf_ntohs(w->in6.payload_len) + IPV4_HLEN;
 	diff = csum_add(csum_add(src4, dst4),

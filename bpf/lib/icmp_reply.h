@@ -26,6 +26,20 @@
 #include "csum.h"
 #include "icmp_tables.h"
 #include "maps.h"
+#include "ratelimit.h"
+
+/* RFC 4443 2.4 (f), RFC 1812 4.3.2.8: the errors the gateway sends itself
+ * are rate-limited ([siit] icmp_error_rate). A global function of its own,
+ * so that its stack is not added to the senders' (the call chain's 512
+ * bytes are nearly all taken). Returns 1 if one may go now. */
+__attribute__((noinline)) int icmp_reply_admit(void)
+{
+	const struct sixgate_config *cfg;
+	__u32 zero = 0;
+
+	cfg = bpf_map_lookup_elem(&sixgate_config, &zero);
+	return cfg && rate_admit(RATE_ICMP_ERRORS, cfg->icmp_cost_ns, cfg->icmp_burst_ns);
+}
 
 /* TTL / hop limit of errors the gateway sends (as Linux does). */
 #define ICMP_REPLY_TTL 64
@@ -125,26 +139,15 @@ __attribute__((noinline)) int icmp6_send_error(struct __sk_buff *skb, __u32 len,
 {
 	void *data = (void *)(long)skb->data;
 	void *data_end = (void *)(long)skb->data_end;
-	struct ipv6hdr *ip6 = data + ETH_HLEN;
-	const union v6addr *from;
+	struct ipv6hdr *ip6 = data + ETH_HLEN, *quoted;
 	const struct sixgate_config *cfg;
+	const union v6addr *from, *to;
 	struct icmp6hdr *icmp6;
-	union v6addr src, dst;
-	__u32 quote, plen, zero = 0;
+	__u32 quote, plen, pseudo, zero = 0;
 	__s64 sum;
 
 	if ((void *)(ip6 + 1) > data_end)
 		return DROP(DROP_TRUNCATED);
-	src.in6 = ip6->saddr;
-	dst.in6 = ip6->daddr;
-	from = &dst;
-	if (from_pool6) {
-		/* The map value stays put while the packet is reshaped. */
-		cfg = bpf_map_lookup_elem(&sixgate_config, &zero);
-		if (!cfg)
-			return DROP(DROP_NO_CONFIG);
-		from = &cfg->rfc6791_pool6;
-	}
 	quote = len < ICMP6_ERROR_MAX - IPV6_HLEN - ICMP_HLEN ? len :
 								ICMP6_ERROR_MAX - IPV6_HLEN - ICMP_HLEN;
 	if (bpf_skb_change_tail(skb, ETH_HLEN + quote, 0))
@@ -158,18 +161,30 @@ __attribute__((noinline)) int icmp6_send_error(struct __sk_buff *skb, __u32 len,
 	data_end = (void *)(long)skb->data_end;
 	ip6 = data + ETH_HLEN;
 	icmp6 = (void *)(ip6 + 1);
-	if ((void *)(icmp6 + 1) > data_end)
+	quoted = (void *)(icmp6 + 1);
+	if ((void *)(quoted + 1) > data_end)
 		return DROP(DROP_HELPER_FAILED);
+	/* The addresses are read from the quoted header, not copied to the
+	 * stack first: this function's frame adds to a call chain whose 512
+	 * bytes are nearly all taken. The config is a map value, which stays
+	 * put. Back to the packet's source, from its destination or the pool. */
+	to = (const union v6addr *)&quoted->saddr;
+	from = (const union v6addr *)&quoted->daddr;
+	if (from_pool6) {
+		cfg = bpf_map_lookup_elem(&sixgate_config, &zero);
+		if (!cfg)
+			return DROP(DROP_NO_CONFIG);
+		from = &cfg->rfc6791_pool6;
+	}
 	plen = ICMP_HLEN + quote;
-	/* From the packet's destination (or the pool), back to its source. */
-	ipv6_hdr_write(ip6, 0, (__u16)plen, IPPROTO_ICMPV6, ICMP_REPLY_TTL, from, &src);
+	pseudo = csum_pseudo6(from, to, plen, IPPROTO_ICMPV6);
+	ipv6_hdr_write(ip6, 0, (__u16)plen, IPPROTO_ICMPV6, ICMP_REPLY_TTL, from, to);
 	icmp6->icmp6_type = (__u8)(type_code >> 8);
 	icmp6->icmp6_code = (__u8)type_code;
 	icmp6->icmp6_cksum = 0;
 	icmp6->icmp6_dataun.un_data32[0] = bpf_htonl(word);
 
-	sum = csum_skb_bytes(skb, ETH_HLEN + IPV6_HLEN, plen,
-			     csum_pseudo6(from, &src, plen, IPPROTO_ICMPV6));
+	sum = csum_skb_bytes(skb, ETH_HLEN + IPV6_HLEN, plen, pseudo);
 	if (sum < 0)
 		return DROP(DROP_HELPER_FAILED);
 	data = (void *)(long)skb->data;
@@ -179,6 +194,24 @@ __attribute__((noinline)) int icmp6_send_error(struct __sk_buff *skb, __u32 len,
 		return DROP(DROP_HELPER_FAILED);
 	icmp6->icmp6_cksum = csum_fold((__u32)sum);
 	return bpf_redirect(skb->ifindex, 0);
+}
+
+/* The senders above behind the rate limit: what the translation paths
+ * call. */
+static __always_inline int icmp4_reply(struct __sk_buff *skb, __u32 tot_len, __u32 type_code,
+				       __u32 word, __be32 from)
+{
+	if (!icmp_reply_admit())
+		return DROP(DROP_ICMP_RATE_LIMITED);
+	return icmp4_send_error(skb, tot_len, type_code, word, from);
+}
+
+static __always_inline int icmp6_reply(struct __sk_buff *skb, __u32 len, __u32 type_code,
+				       __u32 word, __u32 from_pool6)
+{
+	if (!icmp_reply_admit())
+		return DROP(DROP_ICMP_RATE_LIMITED);
+	return icmp6_send_error(skb, len, type_code, word, from_pool6);
 }
 
 #endif

@@ -31,6 +31,8 @@
 
 /* The IPv6 minimum MTU (RFC 8200 5). */
 #define IPV6_MIN_MTU 1280
+/* The IPv4 minimum MTU (RFC 791). */
+#define IPV4_MIN_MTU 68
 /* RFC 1812 4.3.2.3: an ICMPv4 error is at most 576 bytes. */
 #define ICMP4_ERROR_MAX 576
 /* RFC 4443 2.4(c): an ICMPv6 error is at most the minimum MTU, 1280. */
@@ -222,12 +224,13 @@ static __always_inline int icmp64_error(__u8 type, __u8 code, __u32 word, struct
 		}
 	case ICMPV6_PKT_TOOBIG: {
 		/* RFC 7915 5.2: the MTU shrinks by the 20 bytes translation
-		 * saves; IPv4's field holds 16 bits. */
+		 * saves; IPv4's field holds 16 bits; never below IPv4's minimum
+		 * (RFC 791), so a bogus tiny MTU does not read as "0: no RFC 1191". */
 		__u32 mtu = word > IP_HDR_DELTA ? word - IP_HDR_DELTA : 0;
 
 		out->type = ICMP_DEST_UNREACH;
 		out->code = ICMP_FRAG_NEEDED;
-		out->word = mtu > 0xffff ? 0xffff : mtu;
+		out->word = mtu > 0xffff ? 0xffff : mtu < IPV4_MIN_MTU ? IPV4_MIN_MTU : mtu;
 		return 0;
 	}
 	case ICMPV6_TIME_EXCEED:

@@ -54,6 +54,10 @@ struct sixgate_config {
 	 * exc_cost_ns of credit, and at most exc_burst_ns may be owed. */
 	__u64 exc_cost_ns;
 	__u64 exc_burst_ns;
+	/* Rate limit of the ICMP errors the gateway sends itself, per CPU,
+	 * as for the exception path (ratelimit.h); cost 0: no limit. */
+	__u64 icmp_cost_ns;
+	__u64 icmp_burst_ns;
 	/* RFC 6791 for the other direction: the IPv6 source of the ICMPv6
 	 * errors the gateway sends (Time Exceeded, Parameter Problem), with
 	 * SIXGATE_CFG_RFC6791_POOL6. */

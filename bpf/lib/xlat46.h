@@ -284,7 +284,7 @@ static __always_inline int xlat46_emit(struct __sk_buff *skb, const struct sixga
 		if (path == XLAT_HAIRPIN)
 			return DROP(DROP_FRAG_NEEDED);
 		*counter = SG_ICMP_FRAG_NEEDED_SENT;
-		return icmp4_send_error(skb, l4_len + IPV4_HLEN, ICMP_DEST_UNREACH << 8 | ICMP_FRAG_NEEDED,
+		return icmp4_reply(skb, l4_len + IPV4_HLEN, ICMP_DEST_UNREACH << 8 | ICMP_FRAG_NEEDED,
 					(__u32)fib->mtu_result - IP_HDR_DELTA, 0);
 	}
 	/* RFC 7915 4.1: without DF, fragments of at most lowest-ipv6-mtu,
@@ -414,7 +414,7 @@ static __always_inline int xlat46_time_exceeded(struct __sk_buff *skb, const str
 	    ((void *)(icmp + 1) > data_end || icmp4_is_error(icmp->type)))
 		return DROP(DROP_TTL_EXPIRED);
 	*counter = SG_ICMP_TIME_EXCEEDED_SENT;
-	return icmp4_send_error(skb, tot_len, ICMP_TIME_EXCEEDED << 8, 0, cfg->rfc6791_pool4[0]);
+	return icmp4_reply(skb, tot_len, ICMP_TIME_EXCEEDED << 8, 0, cfg->rfc6791_pool4[0]);
 }
 
 /* RFC 7915 4.1: options are ignored, but an unexpired source route is
@@ -441,7 +441,7 @@ static __always_inline int xlat46_options(struct __sk_buff *skb, const struct si
 		return exception_handoff(skb, cfg, SG_EXCEPTION_IPV4_OPTIONS, 0, DROP(DROP_IPV4_OPTIONS),
 					 counter);
 	return exception_handoff(skb, cfg, SG_EXCEPTION_IPV4_OPTIONS,
-				 exception_route_mtu6(skb, &src6, &dst6, proto), DROP(DROP_IPV4_OPTIONS),
+				 fib_route_mtu6(skb, &src6, &dst6, proto), DROP(DROP_IPV4_OPTIONS),
 				 counter);
 }
 

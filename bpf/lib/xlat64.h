@@ -335,7 +335,7 @@ static __always_inline int xlat64_emit(struct __sk_buff *skb, const struct sixga
 						 DROP(DROP_FRAG_NEEDED), counter);
 		}
 		*counter = SG_ICMP6_PACKET_TOO_BIG_SENT;
-		return icmp6_send_error(skb, len6, ICMPV6_PKT_TOOBIG << 8,
+		return icmp6_reply(skb, len6, ICMPV6_PKT_TOOBIG << 8,
 					mtu < ICMP6_ERROR_MAX ? ICMP6_ERROR_MAX : mtu, 0);
 	}
 	ttl = verdict == FIB_REDIRECT ? p->hop_limit - 1 : p->hop_limit;
@@ -437,10 +437,10 @@ static __always_inline int xlat64_gateway_error(struct __sk_buff *skb, const str
 		return drop;
 	if (expired) {
 		*counter = SG_ICMP6_TIME_EXCEEDED_SENT;
-		return icmp6_send_error(skb, p->l4_len + p->ext_len + IPV6_HLEN, ICMPV6_TIME_EXCEED << 8, 0, 1);
+		return icmp6_reply(skb, p->l4_len + p->ext_len + IPV6_HLEN, ICMPV6_TIME_EXCEED << 8, 0, 1);
 	}
 	*counter = SG_ICMP6_PARAM_PROBLEM_SENT;
-	return icmp6_send_error(skb, p->l4_len + p->ext_len + IPV6_HLEN, ICMPV6_PARAMPROB << 8,
+	return icmp6_reply(skb, p->l4_len + p->ext_len + IPV6_HLEN, ICMPV6_PARAMPROB << 8,
 				p->segleft_ptr, 1);
 }
 

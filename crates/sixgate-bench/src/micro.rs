@@ -355,6 +355,7 @@ fn measure(pin: &std::path::Path, runs: usize) -> Result<Vec<MicroResult>> {
         exception: None,
         traffic_class: Default::default(),
         udp_zero_checksum: Default::default(),
+        icmp_errors: None,
         eamt: Vec::new(),
     })
     .context("configure the data path")?;

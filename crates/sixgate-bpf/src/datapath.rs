@@ -22,6 +22,7 @@ use crate::maps::{
     CFG_RFC6791_POOL6, CFG_TCLASS_SET, CFG_UDP_ZERO_DROP, CONFIG_MAP, COUNTERS_MAP, EAMT4_MAP,
     EAMT6_MAP, HAIRPIN_MAP, HAIRPIN_SLOT, SERVED_V4_MAP,
 };
+use crate::ratelimit::{online_cpus, RateLimit};
 use crate::{HAIRPIN_PROGRAM, TC_OBJECT, TC_PROGRAM};
 
 /// `BPF_FS_MAGIC` from linux/magic.h.
@@ -55,6 +56,9 @@ pub struct SiitParams {
     pub traffic_class: TrafficClass,
     /// RFC 7915 4.5: IPv4 UDP with checksum 0, given one or dropped.
     pub udp_zero_checksum: UdpZeroChecksum,
+    /// RFC 4443 2.4 (f): the limit on the ICMP errors the gateway sends
+    /// itself; `None`: no limit.
+    pub icmp_errors: Option<RateLimit>,
     /// RFC 7757 explicit address mappings, looked up before pool6 (at most
     /// `maps::EAMT_MAX_ENTRIES`, no two with the same IPv4 or IPv6 prefix).
     pub eamt: Vec<Eam>,
@@ -261,15 +265,13 @@ impl Datapath {
         if params.udp_zero_checksum == UdpZeroChecksum::Drop {
             value.flags |= CFG_UDP_ZERO_DROP;
         }
+        let cpus = online_cpus().map_err(io_err("reading the online CPUs"))?;
         if let Some(exc) = &params.exception {
-            let cpus = aya::util::online_cpus()
-                .map_err(|(what, source)| DatapathError::Io {
-                    what: format!("reading {what}"),
-                    source,
-                })?
-                .len() as u32;
-            (value.exc_cost_ns, value.exc_burst_ns) = exc.gcra(cpus);
+            (value.exc_cost_ns, value.exc_burst_ns) = exc.limit().gcra(cpus);
             value.exc_ifindex = exc.ifindex;
+        }
+        if let Some(limit) = &params.icmp_errors {
+            (value.icmp_cost_ns, value.icmp_burst_ns) = limit.gcra(cpus);
         }
         config
             .set(0, value, 0)

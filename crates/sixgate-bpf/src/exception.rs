@@ -3,13 +3,13 @@
 //! daemon's TAP device, and the rate limit they apply.
 
 use std::path::Path;
-use std::time::Duration;
 
 use aya::maps::{Array, MapData};
 use sixgate_wire::xlat::{Context, DropReason};
 
 use crate::counters::{Counter, CounterValue, COUNTERS};
 use crate::maps::{SixgateCount, EXC_COUNTERS_MAP};
+use crate::ratelimit::RateLimit;
 use crate::DatapathError;
 
 /// `EXC_MAGIC0..2`: the first three bytes of a handed-off frame.
@@ -275,15 +275,12 @@ pub struct ExceptionParams {
 }
 
 impl ExceptionParams {
-    /// The per-CPU GCRA parameters `(exc_cost_ns, exc_burst_ns)` for `cpus`
-    /// CPUs: each CPU gets an equal share of the rate and of the burst (at
-    /// least one packet).
-    pub fn gcra(&self, cpus: u32) -> (u64, u64) {
-        let cpus = u64::from(cpus.max(1));
-        let rate = u64::from(self.rate.max(1));
-        let cost = Duration::from_secs(1).as_nanos() as u64 * cpus / rate;
-        let burst_per_cpu = (u64::from(self.burst) / cpus).max(1);
-        (cost, cost * (burst_per_cpu - 1))
+    /// Its rate limit.
+    pub fn limit(&self) -> RateLimit {
+        RateLimit {
+            rate: self.rate,
+            burst: self.burst,
+        }
     }
 }
 
@@ -344,19 +341,5 @@ mod tests {
             assert_eq!(EXC_COUNTERS[i].name, format!("exc_{}", r.counter_name()));
         }
         assert!(EXC_COUNTERS.len() <= EXC_COUNTERS_MAX as usize);
-    }
-
-    #[test]
-    fn gcra_shares_rate_and_burst_between_cpus() {
-        let p = ExceptionParams {
-            ifindex: 9,
-            rate: 1000,
-            burst: 100,
-        };
-        // 500 packets/s and 50 at once per CPU.
-        assert_eq!(p.gcra(2), (2_000_000, 2_000_000 * 49));
-        // A burst below the CPU count still lets one packet through.
-        let p = ExceptionParams { burst: 1, ..p };
-        assert_eq!(p.gcra(4), (4_000_000, 0));
     }
 }

@@ -8,6 +8,7 @@ pub mod exception;
 pub mod maps;
 pub mod nat46;
 pub mod pinned;
+pub mod ratelimit;
 pub mod test_run;
 
 pub use counters::{read_counters, Counter, CounterValue, COUNTERS, SVC_COUNTERS};

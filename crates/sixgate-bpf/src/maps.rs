@@ -66,6 +66,10 @@ pub struct SixgateConfig {
     pub exc_cost_ns: u64,
     /// Exception-path rate limit per CPU: most credit owed (ns).
     pub exc_burst_ns: u64,
+    /// Rate limit of the gateway's own ICMP errors per CPU: credit one costs (ns); 0: none.
+    pub icmp_cost_ns: u64,
+    /// Rate limit of the gateway's own ICMP errors per CPU: most credit owed (ns).
+    pub icmp_burst_ns: u64,
     /// With `CFG_RFC6791_POOL6`: the source of the gateway's ICMPv6 errors.
     pub rfc6791_pool6: [u8; 16],
 }
@@ -123,6 +127,8 @@ impl SixgateConfig {
             pad2: 0,
             exc_cost_ns: 0,
             exc_burst_ns: 0,
+            icmp_cost_ns: 0,
+            icmp_burst_ns: 0,
             rfc6791_pool6: [0; 16],
         }
     }

@@ -105,6 +105,8 @@ fn map_layouts_match_btf() {
             ("pad2", offset_of!(SixgateConfig, pad2)),
             ("exc_cost_ns", offset_of!(SixgateConfig, exc_cost_ns)),
             ("exc_burst_ns", offset_of!(SixgateConfig, exc_burst_ns)),
+            ("icmp_cost_ns", offset_of!(SixgateConfig, icmp_cost_ns)),
+            ("icmp_burst_ns", offset_of!(SixgateConfig, icmp_burst_ns)),
             ("rfc6791_pool6", offset_of!(SixgateConfig, rfc6791_pool6)),
         ],
     );

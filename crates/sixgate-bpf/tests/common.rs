@@ -136,6 +136,7 @@ impl Gw {
             exception: None,
             traffic_class: Default::default(),
             udp_zero_checksum: Default::default(),
+            icmp_errors: None,
             eamt: Vec::new(),
         };
         edit(&mut params);

@@ -273,26 +273,45 @@ fn icmpv4_errors_become_icmpv6_errors_with_the_quoted_packet_translated() {
 }
 
 /// RFC 7915 4.2: Fragmentation Needed with MTU 0 (a pre-RFC 1191 router)
-/// takes the greatest RFC 1191 plateau below the quoted Total Length.
+/// takes the greatest RFC 1191 plateau below the quoted Total Length; the
+/// MTU then grows by 20 but never past the IPv6 next hop's MTU.
 #[test]
 fn fragmentation_needed_with_mtu_zero_uses_the_rfc1191_plateau() {
     with_gateway(ROUTED, |gw| {
         gw.configure(POOL6, false);
-        let mut quote = quoted_v4(Quoted::Udp, 7);
-        // The quoted header says 1500 bytes (the rest was not quoted).
-        quote[2..4].copy_from_slice(&1500u16.to_be_bytes());
-        fix_ip_checksum(&mut quote);
-        let input = error_v4(
-            Icmpv4Type::DestinationUnreachable(
-                icmpv4::DestUnreachableHeader::FragmentationNeeded { next_hop_mtu: 0 },
-            ),
-            &quote,
-        );
+        let frag_needed_about = |total_len: u16| {
+            let mut quote = quoted_v4(Quoted::Udp, 7);
+            // The quoted header says `total_len` bytes (the rest was not quoted).
+            quote[2..4].copy_from_slice(&total_len.to_be_bytes());
+            fix_ip_checksum(&mut quote);
+            let input = error_v4(
+                Icmpv4Type::DestinationUnreachable(
+                    icmpv4::DestUnreachableHeader::FragmentationNeeded { next_hop_mtu: 0 },
+                ),
+                &quote,
+            );
+            let mut want_quote = quoted_v6(Quoted::Udp, 7);
+            want_quote[4..6].copy_from_slice(&(total_len - 20).to_be_bytes());
+            (input, want_quote)
+        };
+        // 1492 (the plateau below 1500) + 20 = 1512, more than d0 takes.
+        let (input, want_quote) = frag_needed_about(1500);
         let out = gw.run_counted(&input, "xlat46_redirect");
-        let mut want_quote = quoted_v6(Quoted::Udp, 7);
-        want_quote[4..6].copy_from_slice(&1480u16.to_be_bytes());
-        // 1492 (plateau below 1500) + 20.
-        let want = error_v6(Icmpv6Type::PacketTooBig { mtu: 1512 }, &want_quote);
+        let want = error_v6(Icmpv6Type::PacketTooBig { mtu: 1500 }, &want_quote);
+        assert_frame_eq(&out.data, &want, "plateau, capped by the next hop");
+        // With a 9000-byte link: 4352 (the plateau below 4500) + 20.
+        let out = std::process::Command::new("ip")
+            .args(["link", "set", "d0", "mtu", "9000"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let (input, want_quote) = frag_needed_about(4500);
+        let out = gw.run_counted(&input, "xlat46_redirect");
+        let want = error_v6(Icmpv6Type::PacketTooBig { mtu: 4372 }, &want_quote);
         assert_frame_eq(&out.data, &want, "plateau");
     });
 }
@@ -720,6 +739,7 @@ fn icmpv6_errors_from_untranslatable_routers_take_an_rfc6791_source() {
                 exception: None,
                 traffic_class: Default::default(),
                 udp_zero_checksum: Default::default(),
+                icmp_errors: None,
                 eamt: Vec::new(),
             })
             .unwrap();

@@ -586,6 +586,7 @@ fn incompatible_pinned_map_is_replaced() {
             exception: None,
             traffic_class: Default::default(),
             udp_zero_checksum: Default::default(),
+            icmp_errors: None,
             eamt: Vec::new(),
         })
         .unwrap();
@@ -621,6 +622,7 @@ fn reconfiguring_removes_stale_served_prefixes() {
                 exception: None,
                 traffic_class: Default::default(),
                 udp_zero_checksum: Default::default(),
+                icmp_errors: None,
                 eamt: Vec::new(),
             })
             .unwrap();
@@ -807,6 +809,7 @@ fn expiring_ipv4_packets_get_time_exceeded_from_the_pool() {
                 exception: None,
                 traffic_class: Default::default(),
                 udp_zero_checksum: Default::default(),
+                icmp_errors: None,
                 eamt: Vec::new(),
             })
             .unwrap();
@@ -1436,5 +1439,30 @@ fn reconfiguring_replaces_the_eamt() {
         let flags = sixgate_bpf::pinned::read_config(&gw.pin).unwrap().flags;
         assert_eq!(flags & sixgate_bpf::maps::CFG_EAMT, 0);
         assert_passed(gw, &input, "pass_ipv4_not_served");
+    });
+}
+
+/// RFC 4443 2.4 (f), RFC 1812 4.3.2.8: the ICMP errors the gateway sends
+/// itself are rate-limited. With 1 per second and a burst of 1 for the
+/// whole gateway, at most one per CPU goes out of a quick run of 20; the
+/// rest are dropped and counted.
+#[test]
+fn the_gateways_own_icmp_errors_are_rate_limited() {
+    with_gateway(ROUTED, |gw| {
+        gw.configure_with(POOL6, |p| {
+            p.rfc6791_pool6 = Some("2001:db8:6::1".parse().unwrap());
+            p.icmp_errors = Some(sixgate_bpf::ratelimit::RateLimit { rate: 1, burst: 1 });
+        });
+        let expiring = ipv6_frame(PEER_MAC, GW_MAC, server_v6(POOL6, 1), L4::Udp, &payload(40));
+        let before = gw.counts();
+        for _ in 0..20 {
+            gw.run(&expiring);
+        }
+        let after = gw.counts();
+        let delta = |k: &str| after[k] - before[k];
+        let cpus = u64::from(sixgate_bpf::ratelimit::online_cpus().unwrap());
+        let sent = delta("icmp6_time_exceeded_sent");
+        assert!((1..=cpus).contains(&sent), "{sent} sent on {cpus} CPUs");
+        assert_eq!(delta("drop_icmp_rate_limited"), 20 - sent);
     });
 }

@@ -18,6 +18,7 @@ use std::time::Duration;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use sixgate_bpf::maps::{EAMT_MAX_ENTRIES, RFC6791_MAX};
+use sixgate_bpf::ratelimit::RateLimit;
 use sixgate_wire::xlat::mapping::ipv6_is_illegal_source;
 use sixgate_wire::xlat::{Eam, TrafficClass, UdpZeroChecksum};
 use sixgate_wire::{
@@ -68,6 +69,9 @@ pub struct Config {
     pub traffic_class: TrafficClass,
     /// RFC 7915 4.5: IPv4 UDP with checksum 0 given one, or dropped.
     pub udp_zero_checksum: UdpZeroChecksum,
+    /// RFC 4443 2.4 (f): limit on the ICMP errors the gateway sends
+    /// itself; `None`: no limit.
+    pub icmp_errors: Option<RateLimit>,
     /// RFC 7757 explicit address mappings (`[[siit.eamt]]`), in file order.
     pub eamt: Vec<Eam>,
     /// BIG TCP: (interface, GSO/GRO size) for each interface that wants it,
@@ -300,6 +304,10 @@ struct RawSiit {
     traffic_class: Option<toml::Value>,
     #[serde(default)]
     udp_zero_checksum: Option<String>,
+    #[serde(default = "default_icmp_error_rate")]
+    icmp_error_rate: i64,
+    #[serde(default = "default_icmp_error_burst")]
+    icmp_error_burst: i64,
     #[serde(default)]
     eamt: Vec<RawEam>,
 }
@@ -310,6 +318,15 @@ struct RawSiit {
 struct RawEam {
     ipv4_prefix: String,
     ipv6_prefix: String,
+}
+
+/// As Linux limits its own ICMP errors (net.ipv4.icmp_msgs_per_sec, _burst).
+fn default_icmp_error_rate() -> i64 {
+    1000
+}
+
+fn default_icmp_error_burst() -> i64 {
+    50
 }
 
 fn default_lowest_ipv6_mtu() -> i64 {
@@ -667,6 +684,27 @@ impl RawConfig {
                 UdpZeroChecksum::Compute
             }
         };
+        let icmp_errors = {
+            let mut count = |field: &str, v: i64, zero_ok: bool| match u32::try_from(v) {
+                Ok(n) if n > 0 || zero_ok => n,
+                _ => {
+                    problems.add(
+                        field,
+                        v,
+                        if zero_ok {
+                            "must be a whole number of packets per second from 0 (no limit) \
+                             to 4294967295"
+                        } else {
+                            "must be a whole number of packets from 1 to 4294967295"
+                        },
+                    );
+                    1
+                }
+            };
+            let rate = count("siit.icmp_error_rate", siit.icmp_error_rate, true);
+            let burst = count("siit.icmp_error_burst", siit.icmp_error_burst, false);
+            (rate > 0).then_some(RateLimit { rate, burst })
+        };
         let exception = self.exception.validate(&mut problems);
         if let Some(e) = &exception {
             if e.device == self.interfaces.ipv4 || e.device == self.interfaces.ipv6 {
@@ -700,6 +738,7 @@ impl RawConfig {
                 exception,
                 traffic_class,
                 udp_zero_checksum,
+                icmp_errors,
                 eamt,
                 big_tcp,
                 restore_big_tcp: self.interfaces.restore_big_tcp,
@@ -1160,6 +1199,8 @@ fn table_of(field: &str) -> Option<&'static str> {
         | "lowest_ipv6_mtu"
         | "traffic_class"
         | "udp_zero_checksum"
+        | "icmp_error_rate"
+        | "icmp_error_burst"
         | "eamt" => Some("[siit]"),
         "ipv4_prefix" | "ipv6_prefix" => Some("[[siit.eamt]]"),
         "enabled" | "device" | "rate" | "burst" => Some("[exception]"),
@@ -1369,6 +1410,7 @@ rfc6791_pool6 = "2001:db8:ffff::1"
 lowest_ipv6_mtu = 1500
 traffic_class = 46
 udp_zero_checksum = "drop"
+icmp_error_rate = 0
 
 [[siit.eamt]]
 ipv4_prefix = "192.0.2.128/28"
@@ -1483,6 +1525,7 @@ ipv4_prefixes = ["198.51.100.0/24"]
                 lowest_ipv6_mtu: 1500,
                 traffic_class: TrafficClass::Override(46),
                 udp_zero_checksum: UdpZeroChecksum::Drop,
+                icmp_errors: None,
                 exception: Some(ExceptionSettings {
                     device: "exc-test".into(),
                     rate: 500,
@@ -1570,6 +1613,13 @@ ipv4_prefixes = ["198.51.100.0/24"]
         assert_eq!(c.rfc6791_pool6, None);
         assert_eq!(c.traffic_class, TrafficClass::Copy);
         assert_eq!(c.udp_zero_checksum, UdpZeroChecksum::Compute);
+        assert_eq!(
+            c.icmp_errors,
+            Some(RateLimit {
+                rate: 1000,
+                burst: 50
+            })
+        );
         assert_eq!(
             c.exception,
             Some(ExceptionSettings {
@@ -2452,6 +2502,11 @@ backends = [
                 "must be \"copy\"",
             );
         }
+        let e = err(&format!(
+            "{MINIMAL}icmp_error_rate = -1\nicmp_error_burst = 0\n"
+        ));
+        assert_semantic(&e, "siit.icmp_error_rate", "-1", "from 0 (no limit)");
+        assert_semantic(&e, "siit.icmp_error_burst", "0", "from 1 to 4294967295");
         let c = parse(&format!("{MINIMAL}traffic_class = \"zero\"\n")).unwrap();
         assert_eq!(c.traffic_class, TrafficClass::Zero);
         assert_semantic(

@@ -273,6 +273,7 @@ fn attach(
             exception,
             traffic_class: config.traffic_class,
             udp_zero_checksum: config.udp_zero_checksum,
+            icmp_errors: config.icmp_errors,
             eamt: config.eamt.clone(),
         })
         .context("programming the translator maps")?;
