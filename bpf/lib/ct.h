@@ -48,6 +48,17 @@ static __always_inline __u8 ct_next_state(__u8 state, __u8 proto, __u8 flags, bo
 	}
 }
 
+/* A SYN (without ACK) on a flow that has closed or been reset is a new
+ * connection on a reused client port: it is picked a backend afresh, as
+ * Linux conntrack reopens a TIME_WAIT entry. Maglev gives it the same
+ * backend as before unless the table changed meanwhile (a drain or a
+ * removal), which is the point: no new connection reaches such a backend. */
+static __always_inline bool ct_reopened(const struct ct4_entry *e, __u8 proto, __u8 tcp_flags)
+{
+	return proto == IPPROTO_TCP && (tcp_flags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) == TCP_FLAG_SYN &&
+	       (e->state == CT_TCP_CLOSING || e->state == CT_TCP_RESET);
+}
+
 /* Has the entry been idle longer than its state's timeout? An expired entry
  * is as good as absent; the daemon sweeps it later. Another CPU may have
  * stamped last_seen after this one read `now`: that entry is fresh, not

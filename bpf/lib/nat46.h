@@ -259,7 +259,8 @@ static __always_inline int nat46_forward(struct __sk_buff *skb, const struct six
 	key.proto = p.proto;
 	now = bpf_ktime_get_ns();
 	e = bpf_map_lookup_elem(&sixgate_ct4, &key);
-	if (e && e->svc_id == svc->id && !ct_expired(n46, e, now)) {
+	if (e && e->svc_id == svc->id && !ct_expired(n46, e, now) &&
+	    !ct_reopened(e, p.proto, p.tcp_flags)) {
 		/* Pinned: the flow keeps its backend whatever the table
 		 * says now (drain, removal, weight change). */
 		ct_touch(e, p.proto, p.tcp_flags, false, now);

@@ -489,6 +489,31 @@ fn tracked_flows_stay_pinned_across_table_swaps() {
             ),
             "old flow after removal",
         );
+
+        // That connection closes and the client opens a new one from the
+        // same port: a new flow, which no longer reaches the removed A.
+        let fin = v4_frame(
+            (PEER_MAC, GW_MAC),
+            (CLIENT, 42000),
+            (VIP, VIP_PORT),
+            CLIENT_DF,
+            Seg::Fin,
+            &[],
+        );
+        gw.run(&fin);
+        let out = gw.run(&syn(42000));
+        assert_frame_eq(
+            &out.data,
+            &v6_frame(
+                (GW_MAC, V6_NH_MAC),
+                preserve_addr(CLIENT, 42000),
+                b_only[0],
+                63,
+                Seg::Syn,
+                &[],
+            ),
+            "a new connection on a reused port after removal",
+        );
     });
 }
 
