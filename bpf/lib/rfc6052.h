@@ -72,6 +72,17 @@ static __always_inline bool ipv4_is_non_global(__be32 a)
 	       V4_IN(a, V4_NET(224, 0, 0, 0), 3);
 }
 
+/* IPv6 sources that must never be forwarded: unspecified, loopback and
+ * multicast (RFC 4291 2.5.2, 2.5.3, 2.7). */
+static __always_inline bool ipv6_is_illegal_source(const struct in6_addr *a)
+{
+	const __be32 *w = a->in6_u.u6_addr32;
+
+	if ((w[0] & bpf_htonl(0xff000000)) == bpf_htonl(0xff000000))
+		return true;
+	return !w[0] && !w[1] && !w[2] && (!w[3] || w[3] == bpf_htonl(1));
+}
+
 /* RFC 6052 3.1: with the well-known prefix, an embedded address must be
  * global, unless the operator relaxed that in the config. */
 static __always_inline bool rfc6052_wkp_forbids(const struct sixgate_config *cfg, __be32 a)

@@ -213,6 +213,10 @@ static __always_inline int xlat64_parse(struct __sk_buff *skb, struct xlat64_pkt
 	if (ret < 0)
 		return DROP(DROP_TRUNCATED);
 	p->l4_len = ret;
+	/* RFC 7915 5.1 with RFC 4291: such a source has no IPv4 form and is
+	 * never forwarded, whatever the rest of the packet says. */
+	if (ipv6_is_illegal_source(&ip6->saddr))
+		return DROP(DROP_ILLEGAL_SOURCE);
 	p->frag = false;
 	p->first = true;
 	p->segleft_ptr = 0;

@@ -534,7 +534,9 @@ fn mutate(rng: &mut Rng, p: &mut Vec<u8>) -> &'static str {
                 p[12..16].copy_from_slice(&[127, 0, 0, 1]);
                 fix_v4(p);
             } else {
-                p[8..24].copy_from_slice(&"2001:db8:6::99".parse::<Ipv6Addr>().unwrap().octets());
+                // No IPv4 form, or never a source at all (RFC 4291).
+                let src = rng.pick(&["2001:db8:6::99", "2001:db8:6::99", "::", "::1", "ff02::1"]);
+                p[8..24].copy_from_slice(&src.parse::<Ipv6Addr>().unwrap().octets());
             }
             "bad source"
         }
