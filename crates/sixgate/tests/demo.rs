@@ -19,7 +19,7 @@ fn demo_passes_every_step() {
         out.status,
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(stdout.contains("[11/11]"), "{stdout}");
+    assert!(stdout.contains("[12/12]"), "{stdout}");
     assert!(stdout.contains("All steps passed"), "{stdout}");
     assert!(
         stdout.contains("0 connections ( 0.0 %)"),

@@ -14,14 +14,14 @@ use sixgate_testnet::{file_bytes, SiitTopology, HTTP_PORT};
 
 /// Size of the file the client downloads.
 const DOWNLOAD_BYTES: usize = 1 << 20;
-/// Steps of the whole demo: seven of SIIT, four of NAT46.
-const STEPS: u32 = 11;
+/// Steps of the whole demo: eight of SIIT, four of NAT46.
+const STEPS: u32 = 12;
 
 /// Builds the demo topology, shows traffic through the gateway, tears down.
 pub fn run(sixgate_exe: &Path) -> anyhow::Result<()> {
     install_signal_handlers();
     let started = Instant::now();
-    let result = steps(sixgate_exe).and_then(|()| nat46::steps(sixgate_exe, 8));
+    let result = steps(sixgate_exe).and_then(|()| nat46::steps(sixgate_exe, 9));
     // Everything the steps built has been dropped (and so removed) by now.
     match &result {
         Ok(()) => println!(
@@ -201,7 +201,45 @@ fn steps(exe: &Path) -> anyhow::Result<()> {
     print_indented(&out);
     check_interrupt()?;
 
-    step(7, "The gateway's counters");
+    step(
+        7,
+        "IPv4 options (ping -R): what the eBPF cannot finish, the daemon does",
+    );
+    println!("  client$ ping -R -c 2 {server4}");
+    let out = run_captured(
+        "ping -R",
+        topo.client.cmd(
+            "ping",
+            [
+                "-R", "-c", "2", "-i", "0.3", "-W", "2", "-w", "10", &server4,
+            ],
+        ),
+    )?;
+    print_indented(&out);
+    let stats: serde_json::Value = serde_json::from_str(
+        &gateway
+            .stats_json()
+            .context("running `sixgate stats --json`")?,
+    )
+    .context("parsing `sixgate stats --json`")?;
+    let handed = stats["counters"]["exception_ipv4_options"]["packets"]
+        .as_u64()
+        .unwrap_or(0);
+    let forwarded = stats["exception"]["exc_forward"]["packets"]
+        .as_u64()
+        .unwrap_or(0);
+    println!("  exception_ipv4_options = {handed}: requests with options handed to the daemon;");
+    println!(
+        "  exc_forward = {forwarded}: translated there (options dropped, RFC 7915 4.1) and sent."
+    );
+    if handed < 2 || forwarded < 2 {
+        bail!(
+            "ping -R did not go through the exception path ({handed} handed off, {forwarded} sent)"
+        );
+    }
+    check_interrupt()?;
+
+    step(8, "The gateway's counters");
     println!(
         "  $ sixgate stats --pin-path {}",
         gateway.pin_path().display()
