@@ -480,6 +480,23 @@ fn ipv4_options_are_translated_by_the_exception_path() {
     );
     assert_eq!(exc_packets(&stats, "exc_forward"), 3, "{stats}");
     assert!(counter_packets(&stats, "xlat64_redirect") >= 3, "{stats}");
+    // sixgate status, in the gateway's namespace, names the device.
+    let out = env
+        .topo
+        .gw
+        .cmd_keep_mounts(SIXGATE, ["status", "--pin-path"])
+        .arg(&env.config.pin_path)
+        .output()
+        .expect("sixgate status");
+    let status = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        status
+            .lines()
+            .any(|l| l.starts_with("exception path sixgate-exc (ifindex ")
+                && l.ends_with("at most 10000/s; lowest-ipv6-mtu 1280")),
+        "{status}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
