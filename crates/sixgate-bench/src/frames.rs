@@ -81,6 +81,24 @@ pub fn udp4(
     build(macs, Ips::V4(src, dst), Transport::Udp, ports, frame_len)
 }
 
+/// An IPv4 frame with `options` (a multiple of 4 bytes) put into its header:
+/// a packet the translator's programs hand to the exception path.
+pub fn with_ipv4_options(frame: &[u8], options: &[u8]) -> Vec<u8> {
+    assert!(options.len() % 4 == 0, "options pad to 32-bit words");
+    let hlen = IPV4_HLEN + options.len();
+    let mut f = frame[..ETH_HLEN + IPV4_HLEN].to_vec();
+    f.extend_from_slice(options);
+    f.extend_from_slice(&frame[ETH_HLEN + IPV4_HLEN..]);
+    f[ETH_HLEN] = 0x40 | (hlen / 4) as u8;
+    let tot = (f.len() - ETH_HLEN) as u16;
+    f[ETH_HLEN + 2..ETH_HLEN + 4].copy_from_slice(&tot.to_be_bytes());
+    f[ETH_HLEN + 10..ETH_HLEN + 12].fill(0);
+    let c =
+        sixgate_wire::checksum::finish(sixgate_wire::checksum::sum(&f[ETH_HLEN..ETH_HLEN + hlen]));
+    f[ETH_HLEN + 10..ETH_HLEN + 12].copy_from_slice(&c.to_be_bytes());
+    f
+}
+
 /// The same as [`udp4`] with the UDP checksum 0 ("not computed", RFC 768),
 /// which a translator must compute itself (RFC 7915 4.5).
 pub fn udp4_zero_csum(

@@ -51,6 +51,17 @@ enum Cmd {
         #[arg(long, default_value_t = 100_000)]
         runs: usize,
     },
+    /// The exception path's capacity: 64-byte IPv4 UDP with options (which
+    /// the programs hand to the daemon) against the same without options
+    /// (the fast path), one after the other in one run, as a Markdown table.
+    Exception {
+        /// The sixgate binary.
+        #[arg(long, default_value = "target/release/sixgate")]
+        sixgate: PathBuf,
+        /// Measured seconds per path.
+        #[arg(long, default_value_t = 3.0)]
+        secs: f64,
+    },
     /// Debugging aid: builds one setup, floods it with 64-byte UDP both
     /// ways and prints every counter of its three namespaces.
     Probe {
@@ -116,6 +127,7 @@ fn main() {
             micro::run(runs).map(|r| print!("{}", report::micro_table(runs, &r)))
         }
         Cmd::Probe { kind, sixgate } => probe(&kind, &sixgate),
+        Cmd::Exception { sixgate, secs } => exception(&sixgate, secs),
     };
     if let Err(e) = res {
         eprintln!("sixgate-bench: {e:#}");
@@ -179,6 +191,62 @@ fn probe(kind: &str, sixgate: &Path) -> Result<()> {
             print!("{}", g.stats()?);
         }
     }
+    Ok(())
+}
+
+/// `sixgate-bench exception`: see [`Cmd::Exception`]. The rate limit is
+/// raised out of the way, so the daemon's own speed shows.
+fn exception(sixgate: &Path, secs: f64) -> Result<()> {
+    let t = Topo::start_with(
+        Kind::Sixgate,
+        &std::fs::canonicalize(sixgate)?,
+        "[exception]\nrate = 100000000\nburst = 1000000\n",
+    )?;
+    let mut gen = Generator::load()?;
+    let window = Duration::from_secs_f64(secs);
+    let plain = t.udp_frame(Dir::Fwd, UDP_FRAME_LEN)?;
+    // NOP, NOP, NOP, End of Options: ignored by the translation (RFC 7915 4.1).
+    let short = t.udp_frame(Dir::Fwd, UDP_FRAME_LEN - 4)?;
+    let options = frames::with_ipv4_options(&short, &[1, 1, 1, 0]);
+    let gateway = t.gateway().context("the sixgate setup has a gateway")?;
+    let counters =
+        || -> Result<serde_json::Value> { Ok(serde_json::from_str(&gateway.stats_json()?)?) };
+    let tap_dropped = || -> Result<u64> {
+        let out = t
+            .gw()
+            .run("cat", ["/sys/class/net/sixgate-exc/statistics/tx_dropped"])?;
+        Ok(out.trim().parse()?)
+    };
+    let fast = pps::flood(&mut gen, &t, Dir::Fwd, &plain, UDP_WARMUP, window)?;
+    let (c0, d0) = (counters()?, tap_dropped()?);
+    let slow = pps::flood(&mut gen, &t, Dir::Fwd, &options, UDP_WARMUP, window)?;
+    let (c1, d1) = (counters()?, tap_dropped()?);
+    let delta = |table: &str, name: &str| {
+        let v = |c: &serde_json::Value| c[table][name]["packets"].as_u64().unwrap_or(0);
+        v(&c1) - v(&c0)
+    };
+    println!("| path | offered Mpps | delivered Mpps | delivered, ratio to the fast path |");
+    println!("|---|---|---|---|");
+    println!(
+        "| fast path (64-byte IPv4 UDP) | {:.3} | {:.3} | 1 |",
+        fast.offered_mpps, fast.delivered_mpps
+    );
+    println!(
+        "| exception path (the same with IPv4 options) | {:.3} | {:.3} | {:.4} |",
+        slow.offered_mpps,
+        slow.delivered_mpps,
+        slow.delivered_mpps / fast.delivered_mpps
+    );
+    println!();
+    println!(
+        "During the exception-path run: exception_ipv4_options {}, exc_forward {}, \
+         exc_send_failed {}, drop_exception_rate_limited {}, dropped at the TAP queue {}.",
+        delta("counters", "exception_ipv4_options"),
+        delta("exception", "exc_forward"),
+        delta("exception", "exc_send_failed"),
+        delta("counters", "drop_exception_rate_limited"),
+        d1 - d0
+    );
     Ok(())
 }
 

@@ -164,6 +164,12 @@ impl Topo {
     /// Builds the topology for `kind` and starts what it needs (sixgate
     /// or Tayga, an iperf3 server, UDP sinks); checks connectivity.
     pub fn start(kind: Kind, sixgate_exe: &Path) -> Result<Topo> {
+        Self::start_with(kind, sixgate_exe, "")
+    }
+
+    /// Like [`Topo::start`], with `extra_config` appended to sixgate's
+    /// configuration file (TOML tables).
+    pub fn start_with(kind: Kind, sixgate_exe: &Path, extra_config: &str) -> Result<Topo> {
         let net = match kind {
             Kind::Ceiling => Net::Routed(RoutedTopology::new()?),
             Kind::Ceiling1508 => Net::Routed(RoutedTopology::with_gw_mtu(Some(1508))?),
@@ -187,6 +193,11 @@ impl Topo {
                     unreachable!()
                 };
                 let cfg = siit.gateway_config()?;
+                if !extra_config.is_empty() {
+                    let text = format!("{}\n{extra_config}", cfg.text());
+                    std::fs::write(&cfg.path, text)
+                        .with_context(|| format!("write {}", cfg.path.display()))?;
+                }
                 let gw = siit
                     .start_gateway(sixgate_exe, &cfg)
                     .context("start sixgate")?;
