@@ -285,7 +285,7 @@ static __always_inline int xlat46_emit(struct __sk_buff *skb, const struct sixga
 			return DROP(DROP_FRAG_NEEDED);
 		*counter = SG_ICMP_FRAG_NEEDED_SENT;
 		return icmp4_reply(skb, l4_len + IPV4_HLEN, ICMP_DEST_UNREACH << 8 | ICMP_FRAG_NEEDED,
-					(__u32)fib->mtu_result - IP_HDR_DELTA, 0);
+				   (__u32)fib->mtu_result - IP_HDR_DELTA, 0);
 	}
 	/* RFC 7915 4.1: without DF, fragments of at most lowest-ipv6-mtu,
 	 * which any IPv6 path carries. Only with an exception path to cut

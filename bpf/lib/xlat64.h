@@ -340,7 +340,7 @@ static __always_inline int xlat64_emit(struct __sk_buff *skb, const struct sixga
 		}
 		*counter = SG_ICMP6_PACKET_TOO_BIG_SENT;
 		return icmp6_reply(skb, len6, ICMPV6_PKT_TOOBIG << 8,
-					mtu < ICMP6_ERROR_MAX ? ICMP6_ERROR_MAX : mtu, 0);
+				   mtu < ICMP6_ERROR_MAX ? ICMP6_ERROR_MAX : mtu, 0);
 	}
 	ttl = verdict == FIB_REDIRECT ? p->hop_limit - 1 : p->hop_limit;
 
@@ -445,7 +445,7 @@ static __always_inline int xlat64_gateway_error(struct __sk_buff *skb, const str
 	}
 	*counter = SG_ICMP6_PARAM_PROBLEM_SENT;
 	return icmp6_reply(skb, p->l4_len + p->ext_len + IPV6_HLEN, ICMPV6_PARAMPROB << 8,
-				p->segleft_ptr, 1);
+			   p->segleft_ptr, 1);
 }
 
 /* ICMPv6 errors need the structs above. */

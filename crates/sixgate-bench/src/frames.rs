@@ -84,7 +84,10 @@ pub fn udp4(
 /// An IPv4 frame with `options` (a multiple of 4 bytes) put into its header:
 /// a packet the translator's programs hand to the exception path.
 pub fn with_ipv4_options(frame: &[u8], options: &[u8]) -> Vec<u8> {
-    assert!(options.len().is_multiple_of(4), "options pad to 32-bit words");
+    assert!(
+        options.len().is_multiple_of(4),
+        "options pad to 32-bit words"
+    );
     let hlen = IPV4_HLEN + options.len();
     let mut f = frame[..ETH_HLEN + IPV4_HLEN].to_vec();
     f.extend_from_slice(options);
