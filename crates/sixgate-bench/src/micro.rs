@@ -344,19 +344,12 @@ fn measure(pin: &std::path::Path, runs: usize) -> Result<Vec<MicroResult>> {
     let ifindex = crate::sys::ifindex("d0")?;
     let mut dp = Datapath::load(pin).context("load the data path")?;
     dp.configure(&SiitParams {
-        pool6: "2001:db8:64::/96".parse().context("pool6")?,
-        ipv4_prefixes: vec!["198.51.100.0/24".parse().context("prefix")?],
-        wkp_allow_non_global: false,
         // d0 is a veth, as the daemon would report it.
         veth_ifindexes: vec![ifindex],
-        rfc6791_pool4: Vec::new(),
-        rfc6791_pool6: None,
-        lowest_ipv6_mtu: 1280,
-        exception: None,
-        traffic_class: Default::default(),
-        udp_zero_checksum: Default::default(),
-        icmp_errors: None,
-        eamt: Vec::new(),
+        ..SiitParams::new(
+            "2001:db8:64::/96".parse().context("pool6")?,
+            vec!["198.51.100.0/24".parse().context("prefix")?],
+        )
     })
     .context("configure the data path")?;
     program_nat46(pin).context("program the NAT46 services")?;

@@ -64,6 +64,29 @@ pub struct SiitParams {
     pub eamt: Vec<Eam>,
 }
 
+impl SiitParams {
+    /// `pool6` and the served `ipv4_prefixes`, everything else at its
+    /// default: RFC 6052 3.1 strict, no veth peers, no RFC 6791 pools,
+    /// lowest-ipv6-mtu 1280, no exception path, Traffic Class copied, UDP
+    /// checksum 0 computed, the gateway's ICMP errors not limited, no EAMT.
+    pub fn new(pool6: Rfc6052Prefix, ipv4_prefixes: Vec<Ipv4Prefix>) -> Self {
+        Self {
+            pool6,
+            ipv4_prefixes,
+            wkp_allow_non_global: false,
+            veth_ifindexes: Vec::new(),
+            rfc6791_pool4: Vec::new(),
+            rfc6791_pool6: None,
+            lowest_ipv6_mtu: crate::maps::LOWEST_IPV6_MTU_DEFAULT,
+            exception: None,
+            traffic_class: TrafficClass::Copy,
+            udp_zero_checksum: UdpZeroChecksum::Compute,
+            icmp_errors: None,
+            eamt: Vec::new(),
+        }
+    }
+}
+
 /// Why loading, programming or attaching the data path failed.
 #[derive(Debug, thiserror::Error)]
 pub enum DatapathError {

@@ -125,20 +125,10 @@ impl Gw {
     /// Like [`Gw::configure`] with no relaxation, after `edit` changed
     /// the parameters.
     pub fn configure_with(&mut self, pool6: &str, edit: impl FnOnce(&mut SiitParams)) {
-        let mut params = SiitParams {
-            pool6: pool6.parse().unwrap(),
-            ipv4_prefixes: vec!["198.51.100.0/24".parse().unwrap()],
-            wkp_allow_non_global: false,
-            veth_ifindexes: Vec::new(),
-            rfc6791_pool4: Vec::new(),
-            rfc6791_pool6: None,
-            lowest_ipv6_mtu: 1280,
-            exception: None,
-            traffic_class: Default::default(),
-            udp_zero_checksum: Default::default(),
-            icmp_errors: None,
-            eamt: Vec::new(),
-        };
+        let mut params = SiitParams::new(
+            pool6.parse().unwrap(),
+            vec!["198.51.100.0/24".parse().unwrap()],
+        );
         edit(&mut params);
         self.dp.configure(&params).expect("configure");
     }
@@ -213,4 +203,27 @@ pub fn with_gateway(setup: &'static [&'static str], f: impl FnOnce(&mut Gw) + Se
     if let Err(panic) = handle.join() {
         std::panic::resume_unwind(panic);
     }
+}
+
+/// Sets the MTU of the IPv4 route to the client ("lock": forwarding
+/// honours a route MTU only then).
+pub fn ipv4_route_mtu(mtu: u32) {
+    let out = Command::new("ip")
+        .args([
+            "route",
+            "replace",
+            "192.0.2.0/24",
+            "dev",
+            "d0",
+            "mtu",
+            "lock",
+        ])
+        .arg(mtu.to_string())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

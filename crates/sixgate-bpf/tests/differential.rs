@@ -709,13 +709,8 @@ fn ebpf_and_reference_agree_on_random_packets() {
         let configure = |gw: &mut Gw, traffic_class, udp_zero_checksum| {
             gw.dp
                 .configure(&sixgate_bpf::SiitParams {
-                    pool6,
-                    ipv4_prefixes: vec![SERVED.parse().unwrap()],
-                    wkp_allow_non_global: false,
-                    veth_ifindexes: Vec::new(),
                     rfc6791_pool4: rfc6791.clone(),
                     rfc6791_pool6: Some(POOL6_REPLY_SOURCE),
-                    lowest_ipv6_mtu: 1280,
                     // test_run returns the redirect without doing it.
                     exception: Some(ExceptionParams {
                         ifindex: 1,
@@ -724,8 +719,8 @@ fn ebpf_and_reference_agree_on_random_packets() {
                     }),
                     traffic_class,
                     udp_zero_checksum,
-                    icmp_errors: None,
                     eamt: eamt.clone(),
+                    ..sixgate_bpf::SiitParams::new(pool6, vec![SERVED.parse().unwrap()])
                 })
                 .unwrap();
             let mut cfg = XlatConfig::new(pool6);

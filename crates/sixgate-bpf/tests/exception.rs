@@ -8,7 +8,6 @@ mod common;
 mod frames;
 
 use std::net::Ipv4Addr;
-use std::process::Command;
 
 use common::*;
 use frames::*;
@@ -83,29 +82,6 @@ fn assert_handed_off(gw: &mut Gw, input: &[u8], counter: &str, egress_mtu: u16) 
     let meta = ExcMeta::parse(&out.data).expect("metadata the daemon can read");
     assert_eq!(meta.counter.name, counter);
     assert_eq!(meta.egress_mtu, egress_mtu);
-}
-
-/// Sets the MTU of the IPv4 route to the client ("lock": forwarding
-/// honours a route MTU only then).
-fn ipv4_route_mtu(mtu: u32) {
-    let out = Command::new("ip")
-        .args([
-            "route",
-            "replace",
-            "192.0.2.0/24",
-            "dev",
-            "d0",
-            "mtu",
-            "lock",
-        ])
-        .arg(mtu.to_string())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 /// An IPv4 frame with `options` (a multiple of 4 bytes) in its header.

@@ -729,18 +729,11 @@ fn icmpv6_errors_from_untranslatable_routers_take_an_rfc6791_source() {
         let pool = [Ipv4Addr::new(203, 0, 113, 1), Ipv4Addr::new(203, 0, 113, 2)];
         gw.dp
             .configure(&sixgate_bpf::SiitParams {
-                pool6: POOL6.parse().unwrap(),
-                ipv4_prefixes: vec!["198.51.100.0/24".parse().unwrap()],
-                wkp_allow_non_global: false,
-                veth_ifindexes: Vec::new(),
                 rfc6791_pool4: pool.to_vec(),
-                rfc6791_pool6: None,
-                lowest_ipv6_mtu: 1280,
-                exception: None,
-                traffic_class: Default::default(),
-                udp_zero_checksum: Default::default(),
-                icmp_errors: None,
-                eamt: Vec::new(),
+                ..sixgate_bpf::SiitParams::new(
+                    POOL6.parse().unwrap(),
+                    vec!["198.51.100.0/24".parse().unwrap()],
+                )
             })
             .unwrap();
         let out = gw.run_counted(&input, "xlat64_redirect");

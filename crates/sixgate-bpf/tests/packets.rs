@@ -286,27 +286,6 @@ fn too_big_ipv4_gets_fragmentation_needed() {
 fn too_big_ipv6_gets_packet_too_big() {
     with_gateway(ROUTED, |gw| {
         gw.configure(POOL6, false);
-        let route_mtu = |mtu: u32| {
-            let out = std::process::Command::new("ip")
-                // "lock": IPv4 forwarding honours a route MTU only then.
-                .args([
-                    "route",
-                    "replace",
-                    "192.0.2.0/24",
-                    "dev",
-                    "d0",
-                    "mtu",
-                    "lock",
-                ])
-                .arg(mtu.to_string())
-                .output()
-                .unwrap();
-            assert!(
-                out.status.success(),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        };
         let v6 = |n| ipv6_frame(PEER_MAC, GW_MAC, server_v6(POOL6, 64), L4::Udp, &payload(n));
         let ptb = |input: &[u8], mtu| {
             let ip = etherparse::Ipv6Header {
@@ -330,7 +309,7 @@ fn too_big_ipv6_gets_packet_too_big() {
             want
         };
 
-        route_mtu(1300);
+        ipv4_route_mtu(1300);
         // 1352 + 8 + 40 = 1400 bytes of IPv6 -> 1380 of IPv4 > 1300.
         let input = v6(1352);
         let out = gw.run_counted(&input, "icmp6_packet_too_big_sent");
@@ -339,7 +318,7 @@ fn too_big_ipv6_gets_packet_too_big() {
         // 1252 + 8 + 40 = 1300 -> 1280 of IPv4: fits.
         gw.run_counted(&v6(1252), "xlat64_redirect");
 
-        route_mtu(1000);
+        ipv4_route_mtu(1000);
         let input = v6(1352);
         let out = gw.run_counted(&input, "icmp6_packet_too_big_sent");
         assert_frame_eq(
@@ -575,20 +554,10 @@ fn incompatible_pinned_map_is_replaced() {
             .expect("bpftool");
         assert!(made.success());
         let mut dp = sixgate_bpf::Datapath::load(&pin).expect("load over a stale pin");
-        dp.configure(&sixgate_bpf::SiitParams {
-            pool6: POOL6.parse().unwrap(),
-            ipv4_prefixes: vec!["198.51.100.0/24".parse().unwrap()],
-            wkp_allow_non_global: false,
-            veth_ifindexes: Vec::new(),
-            rfc6791_pool4: Vec::new(),
-            rfc6791_pool6: None,
-            lowest_ipv6_mtu: 1280,
-            exception: None,
-            traffic_class: Default::default(),
-            udp_zero_checksum: Default::default(),
-            icmp_errors: None,
-            eamt: Vec::new(),
-        })
+        dp.configure(&sixgate_bpf::SiitParams::new(
+            POOL6.parse().unwrap(),
+            vec!["198.51.100.0/24".parse().unwrap()],
+        ))
         .unwrap();
         let info = aya::maps::MapInfo::from_pin(&config).unwrap();
         assert_eq!(
@@ -611,20 +580,10 @@ fn reconfiguring_removes_stale_served_prefixes() {
         );
 
         gw.dp
-            .configure(&sixgate_bpf::SiitParams {
-                pool6: POOL6.parse().unwrap(),
-                ipv4_prefixes: vec!["203.0.113.0/24".parse().unwrap()],
-                wkp_allow_non_global: false,
-                veth_ifindexes: Vec::new(),
-                rfc6791_pool4: Vec::new(),
-                rfc6791_pool6: None,
-                lowest_ipv6_mtu: 1280,
-                exception: None,
-                traffic_class: Default::default(),
-                udp_zero_checksum: Default::default(),
-                icmp_errors: None,
-                eamt: Vec::new(),
-            })
+            .configure(&sixgate_bpf::SiitParams::new(
+                POOL6.parse().unwrap(),
+                vec!["203.0.113.0/24".parse().unwrap()],
+            ))
             .unwrap();
         let served = sixgate_bpf::pinned::read_served_prefixes(&gw.pin).unwrap();
         assert_eq!(served, vec!["203.0.113.0/24".parse().unwrap()]);
@@ -799,18 +758,11 @@ fn expiring_ipv4_packets_get_time_exceeded_from_the_pool() {
         let pool = Ipv4Addr::new(203, 0, 113, 1);
         gw.dp
             .configure(&sixgate_bpf::SiitParams {
-                pool6: POOL6.parse().unwrap(),
-                ipv4_prefixes: vec!["198.51.100.0/24".parse().unwrap()],
-                wkp_allow_non_global: false,
-                veth_ifindexes: Vec::new(),
                 rfc6791_pool4: vec![pool],
-                rfc6791_pool6: None,
-                lowest_ipv6_mtu: 1280,
-                exception: None,
-                traffic_class: Default::default(),
-                udp_zero_checksum: Default::default(),
-                icmp_errors: None,
-                eamt: Vec::new(),
+                ..sixgate_bpf::SiitParams::new(
+                    POOL6.parse().unwrap(),
+                    vec!["198.51.100.0/24".parse().unwrap()],
+                )
             })
             .unwrap();
         let out = gw.run_counted(&input, "icmp_time_exceeded_sent");
