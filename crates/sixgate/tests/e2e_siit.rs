@@ -448,25 +448,13 @@ fn fragmented_udp_datagrams_cross_both_ways() {
 #[test]
 fn ipv4_options_are_translated_by_the_exception_path() {
     let env = Env::new();
-    let out = env.run_ok(
-        "ping -R",
-        env.topo.client.cmd(
-            "ping",
-            [
-                "-R",
-                "-c",
-                "3",
-                "-i",
-                "0.2",
-                "-W",
-                "2",
-                "-w",
-                "10",
-                &SiitTopology::SERVER_V4.to_string(),
-            ],
-        ),
+    // Record Route (RFC 791 3.1) is an IPv4 option.
+    let out = ping_with(
+        &env,
+        &env.topo.client,
+        &["-R"],
+        &SiitTopology::SERVER_V4.to_string(),
     );
-    let out = String::from_utf8_lossy(&out);
     assert!(
         out.contains(" 0% packet loss"),
         "{out}\n{}",
@@ -598,13 +586,15 @@ fn udp_echo_over_ipv4_returns_identical_payload() {
 
 /// Runs ping and returns its stdout; panics with diagnostics on failure.
 fn ping(env: &Env, ns: &sixgate_testnet::Netns, v6: bool, dst: &str) -> String {
-    let mut args = vec![];
-    if v6 {
-        args.push("-6");
-    }
+    ping_with(env, ns, if v6 { &["-6"] } else { &[] }, dst)
+}
+
+/// Three pings from `ns` to `dst` with `extra` options; the output.
+fn ping_with(env: &Env, ns: &sixgate_testnet::Netns, extra: &[&str], dst: &str) -> String {
+    let mut args = extra.to_vec();
     args.extend(["-c", "3", "-i", "0.2", "-W", "2", "-w", "10", dst]);
     let out = env.run_ok(
-        &format!("ping {dst} from {}", ns.role()),
+        &format!("ping {} {dst} from {}", extra.join(" "), ns.role()),
         ns.cmd("ping", &args),
     );
     String::from_utf8_lossy(&out).into_owned()
@@ -1008,27 +998,12 @@ fn eamt_gives_plain_ipv6_addresses_an_ipv4_face_and_hairpins() {
     };
 
     assert_ping_through_one_hop(&env, &env.topo.client, false, "203.0.113.5");
-    let out = env.run_ok(
-        "ping the client from 2001:db8:e::5",
-        env.topo.server.cmd(
-            "ping",
-            [
-                "-6",
-                "-c",
-                "3",
-                "-i",
-                "0.2",
-                "-W",
-                "2",
-                "-w",
-                "10",
-                "-I",
-                "2001:db8:e::5",
-                &SiitTopology::CLIENT_V6.to_string(),
-            ],
-        ),
+    let out = ping_with(
+        &env,
+        &env.topo.server,
+        &["-6", "-I", "2001:db8:e::5"],
+        &SiitTopology::CLIENT_V6.to_string(),
     );
-    let out = String::from_utf8_lossy(&out);
     assert!(
         out.contains(" 0% packet loss") && out.contains("ttl=63"),
         "{out}"
