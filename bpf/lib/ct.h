@@ -37,13 +37,9 @@ static __always_inline __u8 ct_next_state(__u8 state, __u8 proto, __u8 flags, bo
 										 CT_TCP_ESTABLISHED;
 	case CT_TCP_SYN_SENT:
 		return reply ? CT_TCP_ESTABLISHED : CT_TCP_SYN_SENT;
-	case CT_TCP_CLOSING:
-	case CT_TCP_RESET:
-		/* The client reuses the ports for a new connection. */
-		if (!reply && (flags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) == TCP_FLAG_SYN)
-			return CT_TCP_SYN_SENT;
-		return state;
 	default:
+		/* Established, closing and reset stay; a client SYN on a
+		 * closed or reset flow opens a new one (ct_reopened). */
 		return state;
 	}
 }

@@ -374,19 +374,8 @@ impl RawException {
         if let Err(why) = check_interface_name(&self.device) {
             problems.add("exception.device", quoted(&self.device), why);
         }
-        let mut count = |field: &str, v: i64| match u32::try_from(v) {
-            Ok(n) if n > 0 => n,
-            _ => {
-                problems.add(
-                    field,
-                    v,
-                    "must be a whole number of packets from 1 to 4294967295",
-                );
-                1
-            }
-        };
-        let rate = count("exception.rate", self.rate);
-        let burst = count("exception.burst", self.burst);
+        let rate = packet_count(problems, "exception.rate", self.rate, false);
+        let burst = packet_count(problems, "exception.burst", self.burst, false);
         self.enabled.then_some(ExceptionSettings {
             device: self.device,
             rate,
@@ -685,24 +674,18 @@ impl RawConfig {
             }
         };
         let icmp_errors = {
-            let mut count = |field: &str, v: i64, zero_ok: bool| match u32::try_from(v) {
-                Ok(n) if n > 0 || zero_ok => n,
-                _ => {
-                    problems.add(
-                        field,
-                        v,
-                        if zero_ok {
-                            "must be a whole number of packets per second from 0 (no limit) \
-                             to 4294967295"
-                        } else {
-                            "must be a whole number of packets from 1 to 4294967295"
-                        },
-                    );
-                    1
-                }
-            };
-            let rate = count("siit.icmp_error_rate", siit.icmp_error_rate, true);
-            let burst = count("siit.icmp_error_burst", siit.icmp_error_burst, false);
+            let rate = packet_count(
+                &mut problems,
+                "siit.icmp_error_rate",
+                siit.icmp_error_rate,
+                true,
+            );
+            let burst = packet_count(
+                &mut problems,
+                "siit.icmp_error_burst",
+                siit.icmp_error_burst,
+                false,
+            );
             (rate > 0).then_some(RateLimit { rate, burst })
         };
         let exception = self.exception.validate(&mut problems);
@@ -1175,6 +1158,26 @@ fn eamt(entries: &[RawEam], problems: &mut Problems) -> Vec<Eam> {
         }
     }
     out.into_iter().map(|(_, e)| e).collect()
+}
+
+/// A rate or burst of a rate limit: a count of packets that fits the data
+/// path's 32 bits, at least 1 (or 0, meaning no limit, where `zero_ok`).
+fn packet_count(problems: &mut Problems, field: &str, v: i64, zero_ok: bool) -> u32 {
+    match u32::try_from(v) {
+        Ok(n) if n > 0 || zero_ok => n,
+        _ => {
+            problems.add(
+                field,
+                v,
+                if zero_ok {
+                    "must be a whole number of packets per second from 0 (no limit) to 4294967295"
+                } else {
+                    "must be a whole number of packets from 1 to 4294967295"
+                },
+            );
+            1
+        }
+    }
 }
 
 /// The table that declares `field`, as a message names it (`[siit]`); `""`
